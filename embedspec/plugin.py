@@ -1,0 +1,175 @@
+"""The pytest plugin: choosing the implementation, clause ids, skips and profiles.
+
+Loaded through the ``pytest11`` entry point, so it is present in every pytest
+session of an environment that has embedspec installed. It stays inert there:
+it does nothing unless the session collects the specification.
+"""
+
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from . import hookspecs
+from .contract import FAMILIES
+from .loading import DEFAULT_IMPLEMENTATION, ImplementationError, load_implementation
+
+ENV_VAR = "EMBEDSPEC_IMPL"
+CLAUSE_ID = re.compile(r"^\s*([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+):")
+NOT_PROVIDED = "not provided"
+
+_implementation_key = pytest.StashKey()
+
+# Example counts are chosen so that the dev profile runs the whole specification
+# in seconds; the deadline is off because the first call into torch is slow.
+# dev and ci leave out Hypothesis' explain phase, which re-runs a failing test
+# many times to annotate it and can make one failure against a slow
+# implementation cost minutes; thorough keeps every phase.
+_FAST_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+settings.register_profile(
+    "dev",
+    max_examples=20,
+    deadline=None,
+    phases=_FAST_PHASES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors],
+)
+settings.register_profile("ci", settings.get_profile("dev"), max_examples=100, derandomize=True, print_blob=True)
+settings.register_profile("thorough", settings.get_profile("dev"), max_examples=1000, phases=list(Phase))
+DEFAULT_PROFILE = "dev"
+
+
+def _spec_directory():
+    found = importlib.util.find_spec("embedspec.spec")
+    return Path(next(iter(found.submodule_search_locations))).resolve() if found else None
+
+
+SPEC_DIRECTORY = _spec_directory()
+
+
+def is_spec_module_name(name):
+    parts = name.split(".")
+    return parts[0] == "spec" or parts[:2] == ["embedspec", "spec"]
+
+
+def clause_of(function):
+    """The clause id a property states at the start of its docstring, or None."""
+    match = CLAUSE_ID.match(getattr(function, "__doc__", None) or "")
+    return match.group(1) if match else None
+
+
+def pytest_addhooks(pluginmanager):
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("embedspec", "embedspec: the specification of embeddings and positional encodings")
+    group.addoption(
+        "--impl",
+        dest="embedspec_impl",
+        default=None,
+        metavar="DOTTED.PATH[:ATTR]",
+        help=f"implementation to specify (default: ${ENV_VAR}, then the "
+        f"pytest_embedspec_implementation hook, then {DEFAULT_IMPLEMENTATION})",
+    )
+
+
+def _choose_implementation(config):
+    chosen = config.getoption("embedspec_impl") or os.environ.get(ENV_VAR)
+    if not chosen:
+        chosen = config.hook.pytest_embedspec_implementation(config=config)
+    return chosen or DEFAULT_IMPLEMENTATION
+
+
+def get_implementation(config):
+    """The implementation for this session, loaded once; any problem is a usage error."""
+    if _implementation_key not in config.stash:
+        try:
+            config.stash[_implementation_key] = load_implementation(_choose_implementation(config))
+        except ImplementationError as exc:
+            raise pytest.UsageError(f"embedspec: {exc}") from None
+    return config.stash[_implementation_key]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "embedspec_family(name): the property belongs to a family (set automatically)")
+    # An implementation named explicitly is loaded at once, so that a bad one is a usage error
+    # before anything runs; the default is loaded only when the specification is collected.
+    if config.getoption("embedspec_impl") or os.environ.get(ENV_VAR):
+        get_implementation(config)
+
+
+def _in_spec(collector):
+    return (
+        isinstance(collector, pytest.Module)
+        and SPEC_DIRECTORY is not None
+        and collector.path.resolve().parent == SPEC_DIRECTORY
+    )
+
+
+def _profile_chosen(config):
+    return bool(config.getoption("hypothesis_profile", default=None))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """Import spec modules under the dev profile unless the user chose one.
+
+    Hypothesis binds a test's settings when the test is decorated, so loading the profile
+    only around the import of spec modules leaves the user's own tests as they were.
+    """
+    if not _in_spec(collector) or _profile_chosen(collector.config):
+        return (yield)
+    previous = settings.get_current_profile_name()
+    settings.load_profile(DEFAULT_PROFILE if previous == "default" else previous)
+    try:
+        return (yield)
+    finally:
+        settings.load_profile(previous)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedspec_clause():
+    """The clause id of the running property (parametrised per property)."""
+    return None
+
+
+def pytest_generate_tests(metafunc):
+    clause = clause_of(metafunc.function)
+    if clause and is_spec_module_name(metafunc.module.__name__):
+        metafunc.parametrize("embedspec_clause", [clause], ids=[clause], scope="session")
+
+
+@pytest.fixture(scope="session")
+def embedspec_implementation(request):
+    """The implementation under test (an ``embedspec.loading.Implementation``)."""
+    return get_implementation(request.config)
+
+
+def pytest_collection_modifyitems(config, items):
+    spec_items = [item for item in items if is_spec_module_name(getattr(item.module, "__name__", ""))]
+    if not spec_items:
+        return
+    import torch
+
+    torch.set_num_threads(1)  # one thread per worker: xdist provides the parallelism
+    implementation = get_implementation(config)
+    for item in spec_items:
+        families = [name for name in FAMILIES if name in item.fixturenames]
+        for family in families:
+            item.add_marker(pytest.mark.embedspec_family(family))
+        missing = [name for name in families if not implementation.provides(name)]
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=f"{NOT_PROVIDED}: {', '.join(missing)}"))
+        clause = clause_of(getattr(item, "function", None))
+        if clause:
+            item.user_properties.append(("clause", clause))
+
+
+def pytest_report_header(config):
+    if _implementation_key in config.stash:
+        implementation = config.stash[_implementation_key]
+        return f"embedspec: implementation {implementation.name}, conventions {implementation.conventions}"
+    return None

@@ -1,0 +1,1 @@
+"""The executable specification: one module of Hypothesis properties per family."""

@@ -1,0 +1,116 @@
+"""Calling a family factory the way the contract allows, and checking errors and closeness."""
+
+import inspect
+
+import torch
+
+DOCUMENTED_ERRORS = (ValueError, IndexError, TypeError)
+
+
+def _accepts(factory, name):
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def build(factory, *args, device=None, dtype=None, **kwargs):
+    """Call ``factory``, passing device/dtype where it accepts them and moving the result otherwise."""
+    moves = {}
+    for name, value in (("device", device), ("dtype", dtype)):
+        if value is None:
+            continue
+        if _accepts(factory, name):
+            kwargs[name] = value
+        else:
+            moves[name] = value
+    result = factory(*args, **kwargs)
+    return result.to(**moves) if moves else result
+
+
+def first_difference(actual, expected, atol):
+    """Describe the first index where |actual - expected| > atol, or None."""
+    actual64, expected64 = actual.detach().to("cpu", torch.float64), expected.detach().to("cpu", torch.float64)
+    bad = ~torch.isclose(actual64, expected64, rtol=0.0, atol=atol, equal_nan=False)
+    if not bad.any():
+        return None
+    index = tuple(int(i) for i in bad.nonzero()[0])
+    return (
+        f"first difference at index {index}: actual {actual64[index].item()!r}, "
+        f"expected {expected64[index].item()!r} (atol {atol:.3g}); "
+        f"{int(bad.sum())} of {bad.numel()} elements differ, "
+        f"largest difference {(actual64 - expected64).abs().nan_to_num(float('inf')).max().item():.3g}"
+    )
+
+
+def assert_close(actual, expected, *, atol, what="result"):
+    """``actual`` equals the float64 ``expected`` within ``atol``, with a message that names
+    the first differing index and its two values (never a dump of the tensors)."""
+    assert isinstance(actual, torch.Tensor), f"{what}: expected a tensor, got {type(actual).__name__}"
+    assert tuple(actual.shape) == tuple(expected.shape), (
+        f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
+    )
+    problem = first_difference(actual, expected, atol)
+    if problem is not None:
+        raise AssertionError(f"{what}: {problem}")
+
+
+def assert_equal(actual, expected, *, what="result"):
+    """Bit-for-bit equality (same shape, same values), with the first differing index."""
+    assert_close(actual, expected, atol=0.0, what=what)
+
+
+def assert_raises_naming(call, value, *, what):
+    """``call()`` raises a documented error type whose message names ``value``."""
+    try:
+        result = call()
+    except DOCUMENTED_ERRORS as exc:
+        names = value if isinstance(value, (tuple, list)) else (value,)
+        message = str(exc)
+        assert any(str(v).lower() in message.lower() for v in names), (
+            f"{what}: raised {type(exc).__name__}({message!r}), whose message does not name "
+            f"{' or '.join(repr(str(v)) for v in names)}"
+        )
+        return exc
+    except Exception as exc:
+        raise AssertionError(
+            f"{what}: raised {type(exc).__name__}, not one of the documented "
+            f"{', '.join(e.__name__ for e in DOCUMENTED_ERRORS)}: {exc}"
+        ) from exc
+    raise AssertionError(f"{what}: no error raised; returned {_short(result)}")
+
+
+def _short(value):
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return type(value).__name__
+
+
+class TensorCallRecorder(torch.overrides.TorchFunctionMode):
+    """Records every torch call that allocates a tensor (the device work a call does).
+
+    Results that alias an argument's storage (detach, views, slices) allocate
+    nothing and are not recorded.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        if isinstance(result, torch.Tensor) and not _aliases_an_argument(result, (*args, *kwargs.values())):
+            self.calls.append(f"{getattr(func, '__name__', func)} -> {tuple(result.shape)}")
+        return result
+
+
+def _aliases_an_argument(result, arguments):
+    if result.device.type == "meta":
+        return False
+    pointer = result.untyped_storage().data_ptr()
+    return any(
+        isinstance(a, torch.Tensor) and a.device.type != "meta" and a.untyped_storage().data_ptr() == pointer
+        for a in arguments
+    )

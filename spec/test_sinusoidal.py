@@ -1,0 +1,268 @@
+"""Sinusoidal positional encoding (Vaswani et al., 2017; long tutorial, "Sinusoidal Positional Encoding").
+
+Values are checked against the spec's float64 oracle in the implementation's
+declared layout (interleaved or split) and frequency schedule (paper or endpoint).
+"""
+
+import torch
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from . import oracles
+from . import strategies as sts
+from . import tolerances
+from .calls import assert_close, assert_equal, assert_raises_naming, build
+
+F32, F64 = torch.float32, torch.float64
+
+
+def table_dims(min_value=2, max_value=32):
+    """Even dims; the endpoint schedule is only defined from dim 4 (it divides by dim/2 - 1)."""
+    return sts.even_dims(min_value, max_value)
+
+
+def _min_dim(conventions):
+    return 4 if conventions["sinusoidal.frequencies"] == "endpoint" else 2
+
+
+def _oracle(conventions, positions, dim, base=10000.0):
+    return oracles.sinusoidal_table(positions, dim, base, conventions["sinusoidal.layout"],
+                                    conventions["sinusoidal.frequencies"])
+
+
+def _table(sinusoidal_encoding, num_positions, dim, **kwargs):
+    table = build(sinusoidal_encoding, num_positions, dim, **kwargs)
+    assert tuple(table.shape) == (num_positions, dim), f"table shape {tuple(table.shape)}, expected {(num_positions, dim)}"
+    assert not table.requires_grad, "the sinusoidal table requires grad: it is fixed, not learned"
+    return table
+
+
+def _atol(table, num_positions):
+    dtype = table.dtype if table.dtype in tolerances.EPS else F32
+    return tolerances.angle_atol(dtype, max(num_positions - 1, 0))
+
+
+@given(num_positions=st.integers(1, 64), dim=table_dims())
+@example(num_positions=1, dim=2)
+@example(num_positions=64, dim=4)
+def test_values_match_formula(sinusoidal_encoding, conventions, num_positions, dim):
+    """SIN-VAL-01: PE(pos, 2i) = sin(pos / 10000^(2i/d)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/d)), in the declared layout and frequency schedule."""
+    dim = max(dim, _min_dim(conventions))
+    table = _table(sinusoidal_encoding, num_positions, dim)
+    assert_close(table, _oracle(conventions, torch.arange(num_positions), dim),
+                 atol=_atol(table, num_positions), what="table against the float64 formula")
+
+
+@given(num_positions=st.integers(1, 32), dim=table_dims(), base=sts.bases())
+@example(num_positions=32, dim=8, base=100.0)
+def test_base_is_honoured(sinusoidal_encoding, conventions, num_positions, dim, base):
+    """SIN-BASE-01: the wavelength constant is the base argument (10000 in the paper): a table built with base b follows the formula with b."""
+    dim = max(dim, _min_dim(conventions))
+    table = _table(sinusoidal_encoding, num_positions, dim, base=base)
+    assert_close(table, _oracle(conventions, torch.arange(num_positions), dim, base),
+                 atol=_atol(table, num_positions), what=f"table with base {base}")
+
+
+@given(dim=table_dims())
+@example(dim=2)
+def test_row_zero_pattern(sinusoidal_encoding, conventions, dim):
+    """SIN-ROW0-01: position 0 has every sine at 0 and every cosine at 1: (0, 1, 0, 1, ...) when interleaved, (0, ..., 0, 1, ..., 1) when split."""
+    dim = max(dim, _min_dim(conventions))
+    row = _table(sinusoidal_encoding, 1, dim)[0]
+    sin_cols, cos_cols = oracles.pair_columns(dim, conventions["sinusoidal.layout"])
+    expected = torch.zeros(dim, dtype=F64)
+    expected[cos_cols] = 1.0
+    assert_equal(row, expected, what="row 0")
+
+
+@given(num_positions=st.integers(1, 2048), dim=table_dims())
+def test_entries_bounded(sinusoidal_encoding, conventions, num_positions, dim):
+    """SIN-BOUND-01: every entry lies in [-1, 1], at every position."""
+    table = _table(sinusoidal_encoding, num_positions, max(dim, _min_dim(conventions)))
+    assert bool(torch.isfinite(table).all()), "the table holds NaN or inf"
+    worst = table.abs().max().item()
+    assert worst <= 1.0, f"an entry of magnitude {worst} > 1"
+
+
+@given(num_positions=st.integers(1, 512), dim=table_dims())
+def test_row_norm(sinusoidal_encoding, conventions, num_positions, dim):
+    """SIN-NORM-01: every row has norm sqrt(d/2), since each (sin, cos) pair has unit norm."""
+    dim = max(dim, _min_dim(conventions))
+    table = _table(sinusoidal_encoding, num_positions, dim)
+    norms = table.to(F64).norm(dim=1)
+    expected = torch.full((num_positions,), (dim / 2) ** 0.5, dtype=F64)
+    assert_close(norms, expected, atol=tolerances.atol(F32, operations=dim, magnitude=dim**0.5), what="row norms")
+
+
+# Uniqueness bound, checked as a precondition below: for N <= 1024 positions and
+# any even d, the float64 rows are at least 5e-5 apart (the closest pair for
+# d = 2 is 710 steps apart, 710 being within 6e-5 of a multiple of 2*pi), i.e.
+# hundreds of float32 ulps; past about 10^4 positions the lowest frequency
+# starts repeating to within float32 resolution for small d.
+UNIQUENESS_MAX_POSITIONS = 1024
+UNIQUENESS_MIN_GAP = 5e-5
+
+
+@given(num_positions=st.integers(2, UNIQUENESS_MAX_POSITIONS), dim=table_dims(max_value=16))
+@example(num_positions=UNIQUENESS_MAX_POSITIONS, dim=2)
+def test_rows_unique(sinusoidal_encoding, conventions, num_positions, dim):
+    """SIN-UNIQ-01: every position has its own encoding: the rows of a table of up to 1024 positions are pairwise distinct."""
+    dim = max(dim, _min_dim(conventions))
+    gaps_oracle = torch.cdist(*(2 * [_oracle(conventions, torch.arange(num_positions), dim)]))
+    gaps_oracle.fill_diagonal_(float("inf"))
+    assert gaps_oracle.min().item() > UNIQUENESS_MIN_GAP, "the stated uniqueness bound does not hold"
+    table = _table(sinusoidal_encoding, num_positions, dim).to(F64)
+    gaps = torch.cdist(table, table).fill_diagonal_(float("inf"))
+    p, q = divmod(int(gaps.argmin()), num_positions)
+    assert gaps[p, q].item() > 0.0, f"positions {p} and {q} have the same encoding"
+
+
+@given(num_positions=st.integers(2, 128), dim=table_dims(), offset=st.integers(1, 64))
+@example(num_positions=8, dim=4, offset=1)
+def test_offset_is_fixed_rotation(sinusoidal_encoding, conventions, num_positions, dim, offset):
+    """SIN-ROT-01: PE(p + k) = M(k) PE(p) for a block-diagonal rotation M(k) that depends on the offset k alone, not on p (the relative-position property)."""
+    dim = max(dim, _min_dim(conventions))
+    raw = _table(sinusoidal_encoding, num_positions + offset, dim)
+    table = raw.to(F64)
+    rotation = oracles.offset_rotation(offset, dim, layout=conventions["sinusoidal.layout"],
+                                       schedule=conventions["sinusoidal.frequencies"])
+    rotated = table[:num_positions] @ rotation.T  # row p: M(k) @ PE(p)
+    assert_close(table[offset:], rotated, atol=2 * _atol(raw, num_positions + offset) * dim,
+                 what=f"PE(p + {offset}) against M({offset}) PE(p)")
+
+
+@given(num_positions=st.integers(2, 128), dim=table_dims())
+def test_dot_product_depends_on_distance(sinusoidal_encoding, conventions, num_positions, dim):
+    """SIN-DOT-01: PE(p) . PE(q) depends only on |p - q|: it equals sum_i cos(w_i (p - q))."""
+    dim = max(dim, _min_dim(conventions))
+    raw = _table(sinusoidal_encoding, num_positions, dim)
+    table = raw.to(F64)
+    gram = table @ table.T
+    distance = (torch.arange(num_positions)[:, None] - torch.arange(num_positions)[None, :]).abs()
+    assert_close(gram, gram[0][distance], atol=2 * _atol(raw, num_positions) * dim,
+                 what="PE(p).PE(q) against PE(0).PE(|p-q|)")
+    freqs = oracles.frequencies(dim, schedule=conventions["sinusoidal.frequencies"])
+    expected = torch.cos(distance[..., None].to(F64) * freqs).sum(-1)
+    assert_close(gram, expected, atol=2 * _atol(raw, num_positions) * dim, what="PE(p).PE(q) against sum cos")
+
+
+@given(short=st.integers(1, 64), extra=st.integers(1, 192), dim=table_dims())
+def test_prefix_consistent(sinusoidal_encoding, conventions, short, extra, dim):
+    """SIN-PREFIX-01: the table for N positions is the first N rows of the table for any M > N: a position's encoding does not depend on how many positions were asked for."""
+    dim = max(dim, _min_dim(conventions))
+    small = _table(sinusoidal_encoding, short, dim)
+    large = _table(sinusoidal_encoding, short + extra, dim)
+    assert_close(small, large[:short].to(F64), atol=2 * _atol(large, short), what=f"table({short}) against table({short + extra})[:{short}]")
+
+
+@given(trained=st.integers(1, 512), factor=st.integers(2, 8), dim=table_dims())
+@example(trained=512, factor=4, dim=16)
+def test_extrapolates(sinusoidal_encoding, conventions, trained, factor, dim):
+    """SIN-EXTRA-01: the formula extends to any length: a table several times longer than a training length still matches the formula at every new position."""
+    dim = max(dim, _min_dim(conventions))
+    total = trained * factor
+    table = _table(sinusoidal_encoding, total, dim)
+    assert_close(table[trained:], _oracle(conventions, torch.arange(trained, total), dim),
+                 atol=_atol(table, total), what=f"positions {trained}..{total - 1}")
+
+
+@given(dim=table_dims(max_value=16), log2_positions=st.integers(14, 16))
+@example(dim=16, log2_positions=16)
+def test_precision_at_large_positions(sinusoidal_encoding, conventions, dim, log2_positions):
+    """SIN-PREC-01: at positions up to 2^16 a float32 table stays within float32 angle rounding of the float64 formula (error <= 4 eps (p w + 2)), as it does when the angles are formed in float32 or better."""
+    dim = max(dim, _min_dim(conventions))
+    num_positions = 2**log2_positions
+    table = _table(sinusoidal_encoding, num_positions, dim)
+    expected = _oracle(conventions, torch.arange(num_positions), dim)
+    dtype = table.dtype if table.dtype in tolerances.EPS else F32
+    # per-column bound: the angle of column pair i at position p is p * w_i
+    freqs = oracles.frequencies(dim, schedule=conventions["sinusoidal.frequencies"])
+    sin_cols, cos_cols = oracles.pair_columns(dim, conventions["sinusoidal.layout"])
+    column_angle = torch.empty(dim, dtype=F64)
+    column_angle[sin_cols] = freqs * (num_positions - 1)
+    column_angle[cos_cols] = freqs * (num_positions - 1)
+    bound = tolerances.SAFETY * tolerances.eps(dtype) * (column_angle + 2)
+    error = (table.to(F64) - expected).abs()
+    bad = error > bound
+    if bad.any():
+        p, c = (int(i) for i in bad.nonzero()[0])
+        raise AssertionError(
+            f"position {p}, column {c}: {table[p, c].item()!r} against the formula's {expected[p, c].item()!r} "
+            f"(error {error[p, c].item():.3g} > bound {bound[c].item():.3g}); {int(bad.sum())} entries off"
+        )
+
+
+@given(dim=sts.odd_dims(), num_positions=st.integers(1, 16))
+@example(dim=513, num_positions=4)
+def test_odd_dim_rejected(sinusoidal_encoding, dim, num_positions):
+    """SIN-ODD-01: an odd d is rejected with a documented error naming it, since sines and cosines come in pairs."""
+    assert_raises_naming(lambda: sinusoidal_encoding(num_positions, dim), dim, what=f"odd dim {dim}")
+
+
+# The module form: m(x) = x + table[:S], with the table a buffer.
+
+
+def _module(sinusoidal_module, dim, max_len, **kwargs):
+    return build(sinusoidal_module, dim, max_len, **kwargs)
+
+
+@given(batch=sts.batch_sizes(), seq=sts.seq_lens(max_value=32), extra=st.integers(0, 16), dim=table_dims(max_value=16),
+       seed=sts.seeds())
+@example(batch=2, seq=32, extra=0, dim=4, seed=0)  # S == max_len
+def test_module_adds_table(sinusoidal_module, conventions, batch, seq, extra, dim, seed):
+    """SINMOD-ADD-01: the module returns x + PE[:S], the same position rows added to every sequence of the batch."""
+    dim = max(dim, _min_dim(conventions))
+    module = _module(sinusoidal_module, dim, seq + extra)
+    x = sts.randn((batch, seq, dim), seed)
+    expected = x.to(F64) + _oracle(conventions, torch.arange(seq), dim)
+    assert_close(module(x), expected, atol=_atol(x, seq) + tolerances.atol(F32, magnitude=8.0), what="m(x)")
+
+
+@given(dim=table_dims(max_value=16), max_len=st.integers(1, 32))
+def test_module_table_is_buffer(sinusoidal_module, conventions, dim, max_len):
+    """SINMOD-BUF-01: the table is a registered buffer (it moves and is saved with the module) and not a parameter: the module has nothing to train."""
+    dim = max(dim, _min_dim(conventions))
+    module = _module(sinusoidal_module, dim, max_len)
+    trainable = [name for name, p in module.named_parameters() if p.requires_grad]
+    assert not trainable, f"trainable parameters {trainable} in a fixed encoding"
+    buffers = [b for b in module.buffers() if b.numel() >= max_len * dim]
+    assert buffers, "no buffer holds the (max_len, dim) table"
+
+
+@given(dim=table_dims(max_value=16), seq=sts.seq_lens(max_value=64), seed=sts.seeds())
+@example(dim=4, seq=64, seed=0)
+def test_module_follows_double(sinusoidal_module, conventions, dim, seq, seed):
+    """SINMOD-MOVE-01: m.double() casts the table buffer to float64 with the module, and m(x) for float64 x is float64 and still matches the formula (to the precision the table was built in)."""
+    dim = max(dim, _min_dim(conventions))
+    module = _module(sinusoidal_module, dim, seq).double()
+    stale = [name for name, b in module.named_buffers() if b.is_floating_point() and b.dtype != F64]
+    assert not stale, f"buffers {stale} did not follow .double()"
+    x = sts.randn((2, seq, dim), seed, F64)
+    out = module(x)
+    assert out.dtype == F64, f"output dtype {out.dtype} after .double()"
+    expected = x + _oracle(conventions, torch.arange(seq), dim)
+    # the table may have been computed in float32 before the cast, so float32 accuracy is what is owed
+    assert_close(out, expected, atol=tolerances.angle_atol(F32, seq) + tolerances.atol(F64, magnitude=8.0),
+                 what="m.double()(x)")
+
+
+@given(dim=table_dims(max_value=16), max_len=st.integers(1, 16), over=st.integers(1, 16), seed=sts.seeds())
+@example(dim=4, max_len=8, over=1, seed=0)  # S == max_len + 1
+def test_module_beyond_max_len(sinusoidal_module, conventions, dim, max_len, over, seed):
+    """SINMOD-BEYOND-01: a sequence longer than max_len is handled as declared: `raise` gives a documented error naming the length, `extend` gives the formula's values at every position."""
+    dim = max(dim, _min_dim(conventions))
+    module = _module(sinusoidal_module, dim, max_len)
+    seq = max_len + over
+    x = sts.randn((1, seq, dim), seed)
+    if conventions["sinusoidal.beyond_max_len"] == "raise":
+        assert_raises_naming(lambda: module(x), seq, what=f"S = {seq} > max_len = {max_len}")
+    else:
+        expected = x.to(F64) + _oracle(conventions, torch.arange(seq), dim)
+        assert_close(module(x), expected, atol=_atol(x, seq) + tolerances.atol(F32, magnitude=8.0),
+                     what=f"m(x) with S = {seq} > max_len = {max_len}")
+
+
+@given(dim=sts.odd_dims(), max_len=st.integers(1, 16))
+def test_module_odd_dim_rejected(sinusoidal_module, dim, max_len):
+    """SINMOD-ODD-01: constructing the module with an odd d raises a documented error naming it."""
+    assert_raises_naming(lambda: sinusoidal_module(dim, max_len), dim, what=f"odd dim {dim}")

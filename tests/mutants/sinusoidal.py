@@ -1,0 +1,216 @@
+"""Sinusoidal mutants: formula slips, precision, wrapping, and the module form."""
+
+import math
+
+import torch
+from torch import nn
+
+from .catalogue import mutant, variant
+
+SPEC = "spec/test_sinusoidal.py"
+
+
+def table(num_positions, dim, base=10000.0, *, layout="interleaved", schedule="paper", angle_dtype=torch.float64,
+          start=0, swap=False, wrap=None, odd="raise", out_dtype=torch.float32):
+    """A configurable sinusoidal table; each mutant turns one knob the wrong way."""
+    if dim % 2:
+        if odd == "raise":
+            raise ValueError(f"dim must be even, got {dim}")
+        return torch.nn.functional.pad(table(num_positions, dim - 1, base, layout=layout, schedule=schedule), (0, 1))
+    half = dim // 2
+    i = torch.arange(half, dtype=torch.float64)
+    exponent = 2 * i / dim if schedule == "paper" else i / max(half - 1, 1)
+    freqs = torch.exp(-exponent * math.log(base)).to(angle_dtype)
+    positions = torch.arange(start, start + num_positions, dtype=torch.float64)
+    if wrap is not None:
+        positions = positions % wrap
+    angles = (positions.to(angle_dtype)[:, None] * freqs).to(torch.float64)
+    first, second = (torch.cos(angles), torch.sin(angles)) if swap else (torch.sin(angles), torch.cos(angles))
+    if layout == "interleaved":
+        out = torch.stack([first, second], dim=-1).reshape(num_positions, dim)
+    else:
+        out = torch.cat([first, second], dim=-1)
+    return out.to(out_dtype)
+
+
+def encoding(**knobs):
+    def sinusoidal_encoding(num_positions, dim, *, base=10000.0):
+        return table(num_positions, dim, base, **knobs)
+    return sinusoidal_encoding
+
+
+ALL_VALUES = {"SIN-VAL-01", "SIN-BASE-01", "SIN-EXTRA-01", "SIN-PREC-01"}
+
+
+@mutant(catches=ALL_VALUES | {"SIN-ROW0-01", "SIN-ROT-01"}, spec=SPEC)
+def sin_cos_swapped():
+    """sin and cos swapped: cosines in the even columns."""
+    return dict(sinusoidal_encoding=encoding(swap=True))
+
+
+@mutant(catches=ALL_VALUES | {"SIN-ROT-01", "SIN-DOT-01"}, spec=SPEC)
+def base_1000():
+    """The wavelength constant typed as 1000 instead of 10000."""
+    return dict(sinusoidal_encoding=lambda n, d, *, base=10000.0: table(n, d, 1000.0))
+
+
+@mutant(catches="SIN-BASE-01", spec=SPEC)
+def base_argument_ignored():
+    """The base argument is accepted but 10000 is always used."""
+    return dict(sinusoidal_encoding=lambda n, d, *, base=10000.0: table(n, d))
+
+
+@mutant(catches=ALL_VALUES | {"SIN-ROW0-01"}, spec=SPEC)
+def positions_from_one():
+    """Positions counted from 1: row p holds PE(p + 1)."""
+    return dict(sinusoidal_encoding=encoding(start=1))
+
+
+@mutant(catches=ALL_VALUES | {"SIN-ROT-01", "SIN-DOT-01"}, spec=SPEC)
+def frequencies_over_d_not_2i_over_d():
+    """Exponent i/d instead of 2i/d: the frequencies decay half as fast."""
+    def sinusoidal_encoding(n, d, *, base=10000.0):
+        return table(n, d, base ** 0.5)
+    return dict(sinusoidal_encoding=sinusoidal_encoding)
+
+
+@mutant(catches={"SIN-VAL-01", "SIN-BASE-01", "SIN-EXTRA-01", "SIN-PREC-01", "SIN-ROW0-01", "SIN-ROT-01",
+                 "SINMOD-ADD-01", "SINMOD-MOVE-01"}, spec=SPEC, conventions={"sinusoidal.layout": "split"})
+def declares_split_builds_interleaved():
+    """Declares the split layout but interleaves sin and cos, in the table and in the module."""
+    return dict(sinusoidal_encoding=encoding())
+
+
+@mutant(catches="SIN-PREC-01", spec=SPEC)
+def long_tables_in_half_precision():
+    """Tables past 4096 positions are computed in float16 to save memory: the angles lose all precision."""
+    def sinusoidal_encoding(n, d, *, base=10000.0):
+        return table(n, d, base, angle_dtype=torch.float16 if n > 4096 else torch.float32)
+    return dict(sinusoidal_encoding=sinusoidal_encoding)
+
+
+@mutant(catches={"SIN-VAL-01", "SIN-BASE-01", "SIN-EXTRA-01", "SIN-PREC-01", "SIN-ROT-01", "SIN-DOT-01",
+                 "SIN-UNIQ-01"}, spec=SPEC)
+def angles_in_bfloat16():
+    """Angles formed in bfloat16 (a model cast with .to(torch.bfloat16) before building the table)."""
+    return dict(sinusoidal_encoding=encoding(angle_dtype=torch.bfloat16))
+
+
+@mutant(catches={"SIN-UNIQ-01", "SIN-EXTRA-01", "SIN-PREC-01", "SIN-ROT-01", "SIN-DOT-01"}, spec=SPEC)
+def positions_wrap_at_100():
+    """Positions wrap around a 100-row cache, so position 100 repeats position 0."""
+    return dict(sinusoidal_encoding=encoding(wrap=100))
+
+
+@mutant(catches="SIN-ODD-01", spec=SPEC)
+def odd_dim_zero_padded():
+    """An odd d is accepted and the last column zero-padded (the tutorial's workaround), hiding the mistake."""
+    return dict(sinusoidal_encoding=encoding(odd="pad"))
+
+
+@mutant(catches={"SIN-VAL-01", "SIN-BASE-01", "SIN-EXTRA-01", "SIN-PREC-01", "SIN-ROW0-01", "SIN-NORM-01",
+                 "SIN-DOT-01"}, spec=SPEC)
+def rows_normalised():
+    """Rows are normalised to unit length, so they no longer have norm sqrt(d/2)."""
+    def sinusoidal_encoding(n, d, *, base=10000.0):
+        t = table(n, d, base)
+        return t / t.norm(dim=1, keepdim=True)
+    return dict(sinusoidal_encoding=sinusoidal_encoding)
+
+
+# The module form.
+
+MODULE_SPEC = SPEC
+
+
+class Module(nn.Module):
+    def __init__(self, dim, max_len, *, base=10000.0, start=0, storage="buffer", beyond="raise", **knobs):
+        super().__init__()
+        self.max_len, self.start, self.beyond, self.knobs, self.base = max_len, start, beyond, knobs, base
+        values = table(max_len + start, dim, base, **knobs)
+        if storage == "buffer":
+            self.register_buffer("table", values)
+        elif storage == "parameter":
+            self.table = nn.Parameter(values)
+        else:
+            self.table = values
+
+    def forward(self, x):
+        seq = x.size(1)
+        if seq > self.max_len:
+            if self.beyond == "raise":
+                raise ValueError(f"sequence length {seq} exceeds max_len {self.max_len}")
+            if self.beyond == "truncate":
+                return x[:, : self.max_len] + self.table[: self.max_len]
+            if self.beyond == "extend":
+                return x + table(seq, x.size(2), self.base, **self.knobs).to(x.device)
+            if self.beyond == "cycle":
+                return x + self.table[torch.arange(seq) % self.max_len]
+        return x + self.table[self.start: self.start + seq]
+
+
+def module(**options):
+    def sinusoidal_module(dim, max_len, *, base=10000.0):
+        return Module(dim, max_len, base=base, **options)
+    return sinusoidal_module
+
+
+@mutant(catches="SINMOD-BUF-01", spec=MODULE_SPEC)
+def module_table_is_parameter():
+    """The fixed table is registered as an nn.Parameter, so an optimiser trains it."""
+    return dict(sinusoidal_module=module(storage="parameter"))
+
+
+@mutant(catches="SINMOD-BUF-01", spec=MODULE_SPEC)
+def module_table_plain_attribute():
+    """The table is a plain attribute, not a buffer: .to(device) and state_dict never see it (pitfall 5)."""
+    return dict(sinusoidal_module=module(storage="attribute"))
+
+
+@mutant(catches={"SINMOD-ADD-01", "SINMOD-MOVE-01"}, spec=MODULE_SPEC)
+def module_slices_from_one():
+    """The module adds table[1:S+1]: every position shifted by one."""
+    return dict(sinusoidal_module=module(start=1))
+
+
+@mutant(catches="SINMOD-BEYOND-01", spec=MODULE_SPEC)
+def module_truncates_long_input():
+    """A sequence longer than max_len is silently truncated to max_len."""
+    return dict(sinusoidal_module=module(beyond="truncate"))
+
+
+@mutant(catches="SINMOD-BEYOND-01", spec=MODULE_SPEC, conventions={"sinusoidal.beyond_max_len": "extend"})
+def module_extends_by_cycling():
+    """Declares `extend`, but reuses the table cyclically past max_len."""
+    return dict(sinusoidal_module=module(beyond="cycle"))
+
+
+@mutant(catches="SINMOD-ODD-01", spec=MODULE_SPEC)
+def module_accepts_odd_dim():
+    """The module zero-pads an odd d instead of rejecting it."""
+    return dict(sinusoidal_module=module(odd="pad"))
+
+
+@variant(spec=SPEC, conventions={"sinusoidal.layout": "split"})
+def split_layout():
+    """Correct: sines in the first half, cosines in the second (fairseq, Marian)."""
+    return dict(sinusoidal_encoding=encoding(layout="split"), sinusoidal_module=module(layout="split"))
+
+
+@variant(spec=SPEC, conventions={"sinusoidal.frequencies": "endpoint", "sinusoidal.layout": "split"})
+def endpoint_frequencies():
+    """Correct: tensor2tensor's schedule, whose last frequency is exactly 1/base."""
+    knobs = dict(layout="split", schedule="endpoint")
+    return dict(sinusoidal_encoding=encoding(**knobs), sinusoidal_module=module(**knobs))
+
+
+@variant(spec=SPEC, conventions={"sinusoidal.beyond_max_len": "extend"})
+def extends_past_max_len():
+    """Correct: the module computes the formula afresh for sequences longer than max_len."""
+    return dict(sinusoidal_module=module(beyond="extend"))
+
+
+@variant(spec=SPEC)
+def float32_angles():
+    """Correct: the tutorial's code as written, angles formed in float32."""
+    return dict(sinusoidal_encoding=encoding(angle_dtype=torch.float32))

@@ -1,0 +1,135 @@
+"""Token-embedding mutants: padding, range checks, scaling, the weight parameter."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from embedspec.reference.token_embedding import TokenEmbedding, check_ids
+
+from .catalogue import mutant, variant
+
+SPEC = "spec/test_token_embedding.py"
+
+
+class _Lookup(nn.Module):
+    """A token embedding whose lookup is a plain function of (weight, ids); bugs are injected there."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, lookup=None, zero_padding=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(num_embeddings, embedding_dim))
+        self.padding_idx = padding_idx
+        if padding_idx is not None and zero_padding:
+            with torch.no_grad():
+                self.weight[padding_idx] = 0
+        self.lookup = lookup
+
+    def forward(self, ids):
+        return self.lookup(self, ids)
+
+
+def _checked(module, ids):
+    check_ids(ids, module.weight.shape[0])
+    return F.embedding(ids, module.weight, padding_idx=module.padding_idx)
+
+
+def _factory(lookup, **options):
+    def token_embedding(num_embeddings, embedding_dim, *, padding_idx=None):
+        return _Lookup(num_embeddings, embedding_dim, padding_idx, lookup, **options)
+
+    return token_embedding
+
+
+@mutant(catches="TOK-PAD-01", spec=SPEC)
+def padding_row_not_zeroed():
+    """The padding row keeps its random initial value (padding_idx only stops its gradient)."""
+    return dict(token_embedding=_factory(_checked, zero_padding=False))
+
+
+@mutant(catches="TOK-PAD-02", spec=SPEC)
+def padding_row_trained():
+    """The padding row starts at zero but the lookup does not pass padding_idx, so it is trained (pitfall 6)."""
+    return dict(token_embedding=_factory(lambda m, ids: (check_ids(ids, m.weight.shape[0]), m.weight[ids])[1]))
+
+
+@mutant(catches="TOK-ERR-01", spec=SPEC)
+def clamps_large_ids():
+    """Ids past the vocabulary are clamped to the last row instead of raising."""
+    def lookup(m, ids):
+        check_ids(ids, m.weight.shape[0] + 10**9)  # the dtype and sign checks stay
+        if ids.numel() and ids.min() < 0:
+            raise IndexError(f"negative id {ids.min().item()}")
+        return F.embedding(ids.clamp(max=m.weight.shape[0] - 1), m.weight, padding_idx=m.padding_idx)
+    return dict(token_embedding=_factory(lookup))
+
+
+@mutant(catches="TOK-ERR-02", spec=SPEC)
+def negative_ids_index_from_end():
+    """Negative ids index from the end, Python style, instead of raising."""
+    def lookup(m, ids):
+        check_ids(ids.abs(), m.weight.shape[0])  # the dtype and upper-bound checks stay
+        return F.embedding(ids % m.weight.shape[0], m.weight, padding_idx=m.padding_idx)
+    return dict(token_embedding=_factory(lookup))
+
+
+@mutant(catches="TOK-ERR-03", spec=SPEC)
+def truncates_float_ids():
+    """Floating ids are silently truncated to integers with .long()."""
+    return dict(token_embedding=_factory(lambda m, ids: _checked(m, ids.long())))
+
+
+@mutant(catches={"TOK-ERR-01", "TOK-ERR-02", "TOK-ERR-03"}, spec=SPEC)
+def unhelpful_index_error():
+    """Plain nn.Embedding on CPU: out-of-range ids raise 'index out of range in self', naming no id, and float ids a RuntimeError."""
+    return dict(token_embedding=lambda n, d, *, padding_idx=None: nn.Embedding(n, d, padding_idx=padding_idx))
+
+
+@mutant(catches={"TOK-LOOKUP-01", "TOK-GRAD-01"}, spec=SPEC, conventions={"token_embedding.scale": "sqrt_dim"})
+def declared_scale_not_applied():
+    """Declares the sqrt(d) scale (pitfall 1's fix) but forgets to multiply."""
+    return dict(token_embedding=_factory(_checked))
+
+
+@mutant(catches={"TOK-LOOKUP-01", "TOK-GRAD-01"}, spec=SPEC, conventions={"token_embedding.scale": "sqrt_dim"})
+def scale_by_dim_not_sqrt():
+    """Scales by d instead of sqrt(d)."""
+    return dict(token_embedding=_factory(lambda m, ids: _checked(m, ids) * m.weight.shape[1]))
+
+
+@mutant(catches="TOK-SHAPE-01", spec=SPEC)
+def weight_not_a_parameter():
+    """The table is a plain tensor attribute that requires grad, not a registered Parameter: optimisers never see it."""
+    class Embedding(nn.Module):
+        def __init__(self, n, d, padding_idx=None):
+            super().__init__()
+            self.weight = torch.randn(n, d)
+            if padding_idx is not None:
+                self.weight[padding_idx] = 0
+            self.weight.requires_grad_()
+            self.padding_idx = padding_idx
+
+        def forward(self, ids):
+            return _checked(self, ids)
+    return dict(token_embedding=lambda n, d, *, padding_idx=None: Embedding(n, d, padding_idx))
+
+
+@mutant(catches="TOK-BATCH-01", spec=SPEC)
+def chunked_lookup_mixes_batch():
+    """Long batches (S > 4) are looked up in chunks whose offsets are computed on the flattened batch, so later sequences read earlier ones' rows."""
+    def lookup(m, ids):
+        out = _checked(m, ids)
+        if ids.dim() == 2 and ids.shape[0] > 1 and ids.shape[1] > 4:
+            out = out.clone()
+            out[1:] = out[:1]
+        return out
+    return dict(token_embedding=_factory(lookup))
+
+
+@variant(spec=SPEC, conventions={"token_embedding.scale": "sqrt_dim"})
+def scaled_by_sqrt_dim():
+    """Correct: the Transformer paper's sqrt(d) scaling, declared."""
+    class Scaled(TokenEmbedding):
+        def forward(self, ids):
+            return super().forward(ids) * math.sqrt(self.embedding_dim)
+    return dict(token_embedding=lambda n, d, *, padding_idx=None: Scaled(n, d, padding_idx=padding_idx))
