@@ -60,8 +60,14 @@ def clause_of(function):
     return match.group(1) if match else None
 
 
+# The plugin's other parts, each a plugin module of its own, registered with this one.
+SUBPLUGINS = ()
+
+
 def pytest_addhooks(pluginmanager):
     pluginmanager.add_hookspecs(hookspecs)
+    for name in SUBPLUGINS:
+        pluginmanager.import_plugin(name)
 
 
 def pytest_addoption(parser):

@@ -8,20 +8,12 @@ it must fail nothing, since any failure there is a false positive of the spec.
 """
 
 import importlib
+import pkgutil
 import types
 from dataclasses import dataclass, field
 
 import embedspec.reference as reference
 from embedspec.contract import FAMILIES
-
-SPEC_ROOT = "spec"
-MODULES = (
-    "tests.mutants.tensor_semantics",
-    "tests.mutants.token_embedding",
-    "tests.mutants.sinusoidal",
-    "tests.mutants.learned_positional",
-    "tests.mutants.transformer_embedding",
-)
 
 CATALOGUE = {}
 
@@ -70,6 +62,9 @@ def variant(*, spec, conventions=None):
 
 
 def load_all():
-    for module in MODULES:
-        importlib.import_module(module)
+    """Import every catalogue module of this package (each registers its mutants)."""
+    package = importlib.import_module(__package__)
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_") and info.name != "catalogue":
+            importlib.import_module(f"{__package__}.{info.name}")
     return CATALOGUE
