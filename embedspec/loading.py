@@ -2,6 +2,7 @@
 
 import functools
 import importlib
+import inspect
 import traceback
 from dataclasses import dataclass, field
 
@@ -12,6 +13,12 @@ DEFAULT_IMPLEMENTATION = "embedspec.reference"
 
 class ImplementationError(Exception):
     """The implementation named by the user cannot be used at all."""
+
+
+class FactorySignatureError(Exception):
+    """A family factory cannot be called with arguments of the contract: the adapter's
+    signature is wrong. Reported as an error of the property, not as its failure, and
+    deliberately not a TypeError, which bad-input properties accept as a verdict."""
 
 
 def _describe_call(qualname, args, kwargs):
@@ -42,9 +49,21 @@ class Implementation:
         """
         raw = getattr(self.target, family)
         qualname = f"{self.name}.{family}"
+        try:
+            signature = inspect.signature(raw)
+        except (TypeError, ValueError):  # some builtins have none: call them unchecked
+            signature = None
 
         @functools.wraps(raw)
         def call(*args, **kwargs):
+            if signature is not None:
+                try:
+                    signature.bind(*args, **kwargs)
+                except TypeError as exc:
+                    raise FactorySignatureError(
+                        f"the factory {qualname}{signature} cannot be called as "
+                        f"{_describe_call(qualname, args, kwargs)}: {exc}"
+                    ) from None
             try:
                 return raw(*args, **kwargs)
             except Exception as exc:

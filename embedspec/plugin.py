@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, Phase, settings
 from . import hookspecs
 from .contract import FAMILIES
 from .loading import DEFAULT_IMPLEMENTATION, ImplementationError, load_implementation
+from .reproduce import derandomized
 
 ENV_VAR = "EMBEDSPEC_IMPL"
 CLAUSE_ID = re.compile(r"^\s*([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+):")
@@ -35,8 +36,10 @@ settings.register_profile(
     deadline=None,
     phases=_FAST_PHASES,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors],
+    print_blob=True,  # every failure prints its @reproduce_failure blob
 )
-settings.register_profile("ci", settings.get_profile("dev"), max_examples=100, derandomize=True, print_blob=True)
+# ci is derandomized, and keeps the example database all the same (embedspec.reproduce.derandomized)
+settings.register_profile("ci", derandomized(settings.get_profile("dev"), max_examples=100))
 settings.register_profile("thorough", settings.get_profile("dev"), max_examples=1000, phases=list(Phase))
 DEFAULT_PROFILE = "dev"
 
@@ -61,7 +64,8 @@ def clause_of(function):
 
 
 # The plugin's other parts, each a plugin module of its own, registered with this one.
-SUBPLUGINS = ()
+SUBPLUGINS = ("embedspec.optin", "embedspec.examples", "embedspec.xfails", "embedspec.report", "embedspec.jsonreport",
+              "embedspec.verdict")
 
 
 def pytest_addhooks(pluginmanager):
@@ -163,9 +167,13 @@ def pytest_collection_modifyitems(config, items):
     torch.set_num_threads(1)  # one thread per worker: xdist provides the parallelism
     implementation = get_implementation(config)
     for item in spec_items:
-        families = [name for name in FAMILIES if name in item.fixturenames]
+        # a property names a family by requesting its fixture, or (parametrised over families)
+        # by an embedspec_family(name) marker on the case; both are skipped when not provided
+        marked = {mark.args[0] for mark in item.iter_markers("embedspec_family") if mark.args}
+        families = [name for name in FAMILIES if name in item.fixturenames or name in marked]
         for family in families:
-            item.add_marker(pytest.mark.embedspec_family(family))
+            if family not in marked:
+                item.add_marker(pytest.mark.embedspec_family(family))
         missing = [name for name in families if not implementation.provides(name)]
         if missing:
             item.add_marker(pytest.mark.skip(reason=f"{NOT_PROVIDED}: {', '.join(missing)}"))

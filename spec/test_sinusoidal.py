@@ -199,6 +199,23 @@ def test_odd_dim_rejected(sinusoidal_encoding, dim, num_positions):
     assert_raises_naming(lambda: sinusoidal_encoding(num_positions, dim), dim, what=f"odd dim {dim}")
 
 
+@given(num_positions=st.integers(-64, -1), dim=table_dims(max_value=16))
+@example(num_positions=-1, dim=4)
+def test_negative_positions_rejected(sinusoidal_encoding, conventions, num_positions, dim):
+    """SIN-NEG-01: a negative number of positions is rejected with a documented error naming it, not turned into an empty or a wrapped table."""
+    dim = max(dim, _min_dim(conventions))
+    assert_raises_naming(lambda: sinusoidal_encoding(num_positions, dim), num_positions,
+                         what=f"num_positions = {num_positions}")
+
+
+@given(dim=table_dims(max_value=16))
+@example(dim=4)
+def test_zero_positions_give_empty_table(sinusoidal_encoding, conventions, dim):
+    """SIN-EMPTY-01: zero positions give the empty (0, d) table, the first zero rows of every table: a count of zero is not an error."""
+    dim = max(dim, _min_dim(conventions))
+    _table(sinusoidal_encoding, 0, dim)
+
+
 # The module form: m(x) = x + table[:S], with the table a buffer.
 
 
@@ -216,6 +233,19 @@ def test_module_adds_table(sinusoidal_module, conventions, batch, seq, extra, di
     x = sts.randn((batch, seq, dim), seed)
     expected = x.to(F64) + _oracle(conventions, torch.arange(seq), dim)
     assert_close(module(x), expected, atol=_atol(x, seq) + tolerances.atol(F32, magnitude=8.0), what="m(x)")
+
+
+@given(seq=sts.seq_lens(max_value=32), extra=st.integers(0, 8), dim=table_dims(max_value=16), base=sts.bases(),
+       seed=sts.seeds())
+@example(seq=32, extra=0, dim=8, base=100.0, seed=0)
+def test_module_base_is_honoured(sinusoidal_module, conventions, seq, extra, dim, base, seed):
+    """SINMOD-BASE-01: the module's base argument reaches its table: a module built with base b adds the formula's table for b."""
+    dim = max(dim, _min_dim(conventions))
+    module = _module(sinusoidal_module, dim, seq + extra, base=base)
+    x = sts.randn((1, seq, dim), seed)
+    expected = x.to(F64) + _oracle(conventions, torch.arange(seq), dim, base)
+    assert_close(module(x), expected, atol=_atol(x, seq) + tolerances.atol(F32, magnitude=8.0),
+                 what=f"m(x) with base {base}")
 
 
 @given(dim=table_dims(max_value=16), max_len=st.integers(1, 32))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from . import oracles
 from . import strategies as sts
 from . import tolerances
-from .calls import assert_close, build
+from .calls import assert_close, assert_equal, assert_raises_naming, build
 
 F32, F64 = torch.float32, torch.float64
 
@@ -113,6 +113,23 @@ def test_eval_deterministic(transformer_embedding, positional, p, seed):
     second = model(ids)
     assert torch.equal(first, second), "two eval-mode calls differ"
     assert bool((first != 0).all()) or p == 0.0, "eval mode zeroed elements: dropout is still active"
+
+
+@given(positional=positional_kinds, seed=sts.seeds())
+@example(positional="learned", seed=0)
+def test_default_dropout_is_zero(transformer_embedding, positional, seed):
+    """EMB-DROP-03: built without a dropout argument the module drops nothing (the default rate is 0): in train mode its output equals its eval-mode output."""
+    model = _model(transformer_embedding, 16, 8, 16, positional=positional)
+    ids = sts.randint(0, 16, (2, 16), seed)
+    reference = model.eval()(ids).detach()
+    assert_equal(model.train()(ids).detach(), reference.to(F64), what="train-mode output with the default dropout")
+
+
+@given(positional=st.sampled_from(["rotary", "alibi", "absolute", "learnt"]))
+def test_unknown_positional_kind_rejected(transformer_embedding, positional):
+    """EMB-ERR-01: a positional kind other than "learned" or "sinusoidal" is rejected with a documented error naming it, never silently replaced by a default."""
+    assert_raises_naming(lambda: build(transformer_embedding, 16, 8, 16, positional=positional), positional,
+                         what=f"positional={positional!r}")
 
 
 @given(vocab=st.integers(2, 12), positional=positional_kinds, seed=sts.seeds(), data=st.data())

@@ -52,3 +52,89 @@ def angle_atol(dtype, max_angle, *, operations=2):
 def exact():
     """For pure re-indexing (lookups, shifts): bit-for-bit equality."""
     return dict(rtol=0.0, atol=0.0)
+
+
+def rotation_atol(dtype, angle, magnitude, *, operations=4):
+    """Per-feature bound for a rotary embedding (RoPE) against the float64 rotation.
+
+    ``angle`` is |p| * w of the feature's pair and ``magnitude`` is |a| + |b| of the
+    pair (tensors broadcast). Two sources of error:
+    - the angle, owed in float32 or better whatever the output dtype: eps32 * (|θ| + 2)
+      (as in ``angle_atol``), times the size of the pair it rotates;
+    - ``operations`` rounded steps of arithmetic (cos and sin rounded to the working
+      dtype, two products, one sum) in the output dtype, or in float32 when the output
+      is wider: the spec asks for float32 accuracy of a float64 rotation, no more.
+    A bfloat16 angle errs by 2^-8 |θ|, which exceeds this bound from |θ| of a few
+    units: the position 300 is already off by about a radian.
+    """
+    f32 = EPS[torch.float32]
+    work = max(eps(dtype), f32)
+    return SAFETY * (f32 * (angle + 2) + operations * work) * magnitude
+
+
+def t5_log_bucket_window(half, max_exact, max_distance):
+    """How far T5's float32 log-bucket value v may be from the exact one.
+
+    v = log(n / e) / log(D / e) * (h - e) for n < D, so 0 <= v < h - e. Rounding n / e
+    costs an absolute u in the logarithm, amplified by (h - e) / log(D / e); the log,
+    the division and the product each cost a relative u of v. With u = eps32 / 2 and
+    SAFETY: 4 eps32 ((h - e) / log(D / e) + (h - e)). For T5's defaults (h = 16, e = 8,
+    D = 128) this is 5.2e-6: only a value within that of an integer, a bucket
+    boundary, may legitimately land in either neighbouring bucket.
+    """
+    import math
+
+    span = half - max_exact
+    return SAFETY * EPS[torch.float32] * (span / math.log(max_distance / max_exact) + span)
+
+
+# Across every family (devices, dtypes, autograd, purity, call sequences, compilation).
+#
+# Per dtype. Every family states its tolerance once, in spec/families.py, with the
+# functions above and the dtype's epsilon (float64 2^-52, float32 2^-23, float16
+# 2^-10, bfloat16 2^-7): `atol` for k rounded steps on values of size M, `angle_atol`
+# for angles formed in the dtype. DTYPE-VAL-01 and the call sequences (SEQ-CALLS-01)
+# use that one statement for every dtype; a call that mixes dtypes (a float16 module,
+# a float64 input) is held to the least precise of them (`working_dtype`).
+
+
+def working_dtype(*dtypes):
+    """The least precise floating dtype among ``dtypes`` (the one with the largest eps); float32 if none."""
+    floating = [d for d in dtypes if d in EPS]
+    return max(floating, key=eps) if floating else torch.float32
+
+
+def cast_model_atol(dtype, angle, magnitude, *, operations=2):
+    """DEV-PREC-01: a positional module cast to a low precision with its model.
+
+    The angles are owed in float32 whatever dtype the module was cast to,
+    ``4 eps32 (|θ| + 2)``, and the result is rounded into ``dtype`` by ``operations``
+    steps on values of size ``magnitude``, ``4 k eps_d M``. ``angle`` may be a tensor
+    (one bound per position). A frequency cast down to bfloat16 keeps 8 significant
+    bits (relative error 2^-9), so the angle p w errs by p w 2^-9: a tenth of a radian
+    by position 50 at w = 1, several radians at position 2^15, against a bound of
+    0.0625 M there.
+    """
+    return SAFETY * EPS[torch.float32] * (angle + 2) + atol(dtype, operations=operations, magnitude=magnitude)
+
+
+def across_devices_atol(tolerance):
+    """DEV-ACC-01: CPU and accelerator each stay within ``tolerance`` of the oracle, so within twice it of each other."""
+    return 2.0 * tolerance
+
+
+def compiled_atol(tolerance):
+    """COMPILE-EAGER-01: compiled and eager each stay within ``tolerance`` of the oracle (fused kernels reorder
+    the same rounded steps), so within twice it of each other."""
+    return 2.0 * tolerance
+
+
+# GRAD-CHECK-01: torch.autograd.gradcheck in float64 with torch's atol 1e-5 and rtol 1e-3,
+# and a step h = 2^-4 instead of 1e-6. Every differentiable family is linear in what it
+# is differentiated against (x + table in x and in the table, a lookup in the weight,
+# a rotation in x, a resampling or a shift in its input) or quadratic (the tied weight,
+# used twice), and central differences are exact for polynomials of degree <= 2
+# whatever the step. A large step keeps the rounding of implementations that compute
+# in float32 internally (legal: the rotary and sinusoidal clauses owe float32 accuracy)
+# at eps32 * M / (2h) ~ 5e-7 M, inside atol; with h = 1e-6 it would be 0.06 M.
+GRADCHECK = dict(eps=2.0**-4, atol=1e-5, rtol=1e-3)

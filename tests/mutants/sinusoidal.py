@@ -11,8 +11,13 @@ SPEC = "spec/test_sinusoidal.py"
 
 
 def table(num_positions, dim, base=10000.0, *, layout="interleaved", schedule="paper", angle_dtype=torch.float64,
-          start=0, swap=False, wrap=None, odd="raise", out_dtype=torch.float32):
+          start=0, swap=False, wrap=None, odd="raise", out_dtype=torch.float32,
+          count="raise"):
     """A configurable sinusoidal table; each mutant turns one knob the wrong way."""
+    if num_positions < 0:
+        if count == "raise":
+            raise ValueError(f"num_positions must be >= 0, got {num_positions}")
+        num_positions = 0
     if dim % 2:
         if odd == "raise":
             raise ValueError(f"dim must be even, got {dim}")
@@ -75,7 +80,8 @@ def frequencies_over_d_not_2i_over_d():
 
 
 @mutant(catches={"SIN-VAL-01", "SIN-BASE-01", "SIN-EXTRA-01", "SIN-PREC-01", "SIN-ROW0-01", "SIN-ROT-01",
-                 "SINMOD-ADD-01", "SINMOD-MOVE-01"}, spec=SPEC, conventions={"sinusoidal.layout": "split"})
+                 "SINMOD-ADD-01", "SINMOD-BASE-01", "SINMOD-MOVE-01"}, spec=SPEC,
+         conventions={"sinusoidal.layout": "split"})
 def declares_split_builds_interleaved():
     """Declares the split layout but interleaves sin and cos, in the table and in the module."""
     return dict(sinusoidal_encoding=encoding())
@@ -118,6 +124,22 @@ def rows_normalised():
     return dict(sinusoidal_encoding=sinusoidal_encoding)
 
 
+@mutant(catches="SIN-NEG-01", spec=SPEC)
+def negative_count_gives_empty_table():
+    """A negative number of positions is clamped to an empty table, the way a slice table[:n] would behave."""
+    return dict(sinusoidal_encoding=encoding(count="clamp"))
+
+
+@mutant(catches="SIN-EMPTY-01", spec=SPEC)
+def zero_positions_rejected():
+    """The count check is `num_positions < 1`: zero positions (an empty prompt) raise instead of giving (0, d)."""
+    def sinusoidal_encoding(n, d, *, base=10000.0):
+        if n < 1:
+            raise ValueError(f"num_positions must be positive, got {n}")
+        return table(n, d, base)
+    return dict(sinusoidal_encoding=sinusoidal_encoding)
+
+
 # The module form.
 
 MODULE_SPEC = SPEC
@@ -155,6 +177,14 @@ def module(**options):
     return sinusoidal_module
 
 
+@mutant(catches="SINMOD-BASE-01", spec=MODULE_SPEC)
+def module_base_not_forwarded():
+    """The module accepts base but builds its table with the default 10000 (the argument is not passed on)."""
+    def sinusoidal_module(dim, max_len, *, base=10000.0):
+        return Module(dim, max_len)
+    return dict(sinusoidal_module=sinusoidal_module)
+
+
 @mutant(catches="SINMOD-BUF-01", spec=MODULE_SPEC)
 def module_table_is_parameter():
     """The fixed table is registered as an nn.Parameter, so an optimiser trains it."""
@@ -167,7 +197,7 @@ def module_table_plain_attribute():
     return dict(sinusoidal_module=module(storage="attribute"))
 
 
-@mutant(catches={"SINMOD-ADD-01", "SINMOD-MOVE-01"}, spec=MODULE_SPEC)
+@mutant(catches={"SINMOD-ADD-01", "SINMOD-BASE-01", "SINMOD-MOVE-01"}, spec=MODULE_SPEC)
 def module_slices_from_one():
     """The module adds table[1:S+1]: every position shifted by one."""
     return dict(sinusoidal_module=module(start=1))

@@ -19,6 +19,8 @@ class Combined(nn.Module):
     def __init__(self, vocab, dim, max_len, *, positional="learned", padding_idx=None, dropout=0.0, bug=None,
                  token_scale=1.0, position_scale=1.0, layout="interleaved", schedule="paper"):
         super().__init__()
+        if positional not in ("learned", "sinusoidal") and bug != "any_positional":
+            raise ValueError(f"positional must be 'learned' or 'sinusoidal', got {positional!r}")
         token_padding = None if bug == "padding_dropped" else padding_idx
         self.token_embedding = reference.token_embedding(vocab, dim, padding_idx=token_padding)
         if positional == "sinusoidal" and bug != "always_learned":
@@ -91,6 +93,20 @@ def scale_applied_to_positions():
 def padding_idx_not_forwarded():
     """padding_idx is accepted by the layer but not passed to its token embedding."""
     return dict(transformer_embedding=combined(bug="padding_dropped"))
+
+
+@mutant(catches="EMB-DROP-03", spec=SPEC)
+def default_dropout_nonzero():
+    """The dropout rate defaults to 0.1, as in many tutorials, where the contract's default is 0."""
+    def transformer_embedding(vocab_size, dim, max_len, *, positional="learned", padding_idx=None, dropout=0.1):
+        return Combined(vocab_size, dim, max_len, positional=positional, padding_idx=padding_idx, dropout=dropout)
+    return dict(transformer_embedding=transformer_embedding)
+
+
+@mutant(catches="EMB-ERR-01", spec=SPEC)
+def unknown_positional_becomes_learned():
+    """Any positional kind other than "sinusoidal" (a typo, "rotary") silently builds a learned table."""
+    return dict(transformer_embedding=combined(bug="any_positional"))
 
 
 @variant(spec=SPEC, conventions={"token_embedding.scale": "sqrt_dim", "learned_positional.scale": "inv_sqrt_dim",

@@ -1,0 +1,109 @@
+"""Resampling a learned positional table to a new length (long tutorial, interpolate_position_embeddings).
+
+The contract's meaning is the tutorial's: linear interpolation between linspace(0, 1)
+grids on both sides, i.e. align_corners=True: output row k samples the table at
+coordinate k * (L - 1) / (new_len - 1), so the first and last rows map onto the first
+and last rows. An align_corners=False resampler (half-pixel centres, as
+F.interpolate's default) is a different map and does not conform. new_len >= 2.
+
+Tolerance. Each output is (1 - t) a + t b, with t the fractional part of the
+coordinate c = k (L - 1) / (new_len - 1). Formed in float32, c carries an absolute
+error of up to about eps (L - 1) (it is a number up to L - 1), which t inherits and
+multiplies by |b - a|, at most the largest step S between neighbouring rows; the
+combination adds a few roundings of values of size M = max |table|:
+4 eps32 ((L - 1) S + 4 M) (``tolerances.atol``). A bound of a few roundings of M
+alone is too tight: F.interpolate itself misses it by 10% at L = 41, new_len = 71.
+"""
+
+import torch
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from . import oracles_relative as oracles
+from . import strategies as sts
+from . import tolerances
+from .calls import assert_close
+
+F32, F64 = torch.float32, torch.float64
+
+
+def lengths(min_value=1, max_value=48):
+    return st.integers(min_value, max_value)
+
+
+def _resample(interpolate_positions, table, new_len):
+    out = interpolate_positions(table.clone(), new_len)
+    assert isinstance(out, torch.Tensor), f"interpolate_positions returned a {type(out).__name__}"
+    assert tuple(out.shape) == (new_len, table.shape[1]), (
+        f"shape {tuple(out.shape)} for a ({table.shape[0]}, {table.shape[1]}) table resampled to {new_len}"
+    )
+    return out
+
+
+def _atol(table):
+    """The coordinate's absolute error (up to eps (L - 1)) times the largest step between neighbouring
+    rows, plus 4 roundings of the combination of values of size M = max |table|."""
+    t = table.to(F64)
+    step = (t[1:] - t[:-1]).abs().max().item() if len(t) > 1 else 0.0
+    return (tolerances.atol(F32, operations=max(len(t) - 1, 1), magnitude=step)
+            + tolerances.atol(F32, operations=4, magnitude=max(t.abs().max().item(), 1.0)))
+
+
+@given(length=lengths(), new_len=lengths(2, 96), dim=st.integers(1, 8), seed=sts.seeds())
+@example(length=4, new_len=7, dim=1, seed=0)  # upsampling
+@example(length=9, new_len=4, dim=2, seed=0)  # downsampling
+@example(length=1, new_len=3, dim=2, seed=0)  # a single row
+def test_values_linear_align_corners(interpolate_positions, length, new_len, dim, seed):
+    """INTERP-VAL-01: output row k is the linear interpolation of the table at coordinate k (L - 1) / (new_len - 1), the two grids being linspace(0, 1) (align_corners=True)."""
+    table = sts.randn((length, dim), seed)
+    assert_close(_resample(interpolate_positions, table, new_len), oracles.interpolate(table, new_len),
+                 atol=_atol(table), what=f"({length}, {dim}) table resampled to {new_len}")
+
+
+@given(length=lengths(2), dim=st.integers(1, 8), seed=sts.seeds())
+@example(length=2, dim=1, seed=0)
+def test_same_length_is_identity(interpolate_positions, length, dim, seed):
+    """INTERP-ID-01: resampling to the table's own length returns the table."""
+    table = sts.randn((length, dim), seed)
+    assert_close(_resample(interpolate_positions, table, length), table.to(F64), atol=_atol(table),
+                 what=f"({length}, {dim}) table resampled to {length}")
+
+
+@given(length=lengths(), new_len=lengths(2, 96), dim=st.integers(1, 8), seed=sts.seeds())
+@example(length=10, new_len=3, dim=1, seed=0)
+@example(length=3, new_len=10, dim=1, seed=0)
+def test_endpoints_preserved(interpolate_positions, length, new_len, dim, seed):
+    """INTERP-END-01: the first and last rows of the result are the first and last rows of the table: position 0 and the last position keep their embeddings."""
+    table = sts.randn((length, dim), seed)
+    out = _resample(interpolate_positions, table, new_len)
+    ends = torch.stack([out[0], out[-1]])
+    assert_close(ends, torch.stack([table[0], table[-1]]).to(F64), atol=_atol(table),
+                 what=f"first and last rows, ({length}, {dim}) resampled to {new_len}")
+
+
+@given(length=lengths(), new_len=lengths(2, 96), dim=st.integers(1, 8), seed=sts.seeds())
+@example(length=4, new_len=13, dim=1, seed=0)
+def test_within_input_range(interpolate_positions, length, new_len, dim, seed):
+    """INTERP-RANGE-01: every output lies within the per-feature range of the input, as a linear interpolation (a convex combination of neighbouring rows) must: no overshoot."""
+    table = sts.randn((length, dim), seed)
+    out = _resample(interpolate_positions, table, new_len).to(F64)
+    atol = _atol(table)
+    low, high = table.to(F64).min(0).values - atol, table.to(F64).max(0).values + atol
+    bad = ~((out >= low) & (out <= high))
+    if bad.any():
+        k, c = (int(i) for i in bad.nonzero()[0])
+        raise AssertionError(f"row {k}, feature {c}: {out[k, c].item()!r} outside the input's range "
+                             f"[{low[c].item() + atol!r}, {high[c].item() - atol!r}] ({int(bad.sum())} entries)")
+
+
+@given(length=lengths(2), new_len=lengths(2, 96), dim=st.integers(1, 8), seed=sts.seeds())
+@example(length=5, new_len=9, dim=1, seed=0)
+@example(length=8, new_len=3, dim=1, seed=0)
+def test_reproduces_a_line(interpolate_positions, length, new_len, dim, seed):
+    """INTERP-LINE-01: a table that is linear in position, row p = a + p b, is resampled onto the same line: output row k is a + k (L - 1) / (new_len - 1) b."""
+    a, b = sts.randn((dim,), seed), sts.randn((dim,), seed + 1)
+    table = a + torch.arange(length, dtype=F32)[:, None] * b  # (L, dim)
+    coordinate = torch.arange(new_len, dtype=F64)[:, None] * (length - 1) / (new_len - 1)
+    expected = a.to(F64) + coordinate * b.to(F64)
+    assert_close(_resample(interpolate_positions, table, new_len), expected, atol=_atol(table),
+                 what=f"a line over {length} positions resampled to {new_len}")

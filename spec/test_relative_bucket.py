@@ -1,0 +1,172 @@
+"""T5 relative position buckets (Raffel et al., 2020; Mesh TensorFlow's _relative_position_bucket).
+
+The input is relative_position = memory_position - query_position. Values are
+checked against the spec's vectorised oracle of the published algorithm.
+
+Float32 boundaries. T5 computes the log bucket v = log(n/e) / log(D/e) * (h - e) in
+float32 and truncates it. An exhaustive comparison of that float32 computation with
+float64, for every even num_buckets in 4..128, both directions, max_distance up to
+512 and |relative_position| up to 4 * max_distance, finds flips at 56 of those
+settings (e.g. num_buckets=18, bidirectional, max_distance=128 at |d| = 8, 16, 64,
+where v is exactly an integer; or num_buckets=58, unidirectional, max_distance=282 at
+d = -119, where v is 4.7e-8 below 18), none at T5's defaults (32, 128). Every flip is
+at a v within float32 rounding of an integer, so the oracle accepts either
+neighbouring bucket there and nowhere else (``tolerances.t5_log_bucket_window``).
+The strategy's ranges below contain such settings.
+"""
+
+import torch
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from . import oracles_relative as oracles
+from . import strategies as sts
+from . import tolerances
+
+
+@st.composite
+def bucket_settings(draw):
+    """(bidirectional, num_buckets, max_distance): even num_buckets 4..64, max_distance past the exact buckets."""
+    bidirectional = draw(st.booleans())
+    num_buckets = draw(st.one_of(st.just(32), st.integers(2, 32).map(lambda k: 2 * k)))
+    exact = (num_buckets // 2 if bidirectional else num_buckets) // 2
+    max_distance = draw(st.one_of(st.just(128), st.integers(exact + 1, 512)))
+    return bidirectional, num_buckets, max_distance
+
+
+def _half_and_exact(bidirectional, num_buckets):
+    half = num_buckets // 2 if bidirectional else num_buckets
+    return half, half // 2
+
+
+def _buckets(relative_position_bucket, relative_position, bidirectional, num_buckets, max_distance):
+    kwargs = dict(bidirectional=bidirectional, num_buckets=num_buckets, max_distance=max_distance)
+    out = relative_position_bucket(relative_position.clone(), **kwargs)
+    assert isinstance(out, torch.Tensor), f"returned a {type(out).__name__}, not a tensor"
+    assert tuple(out.shape) == tuple(relative_position.shape), (
+        f"shape {tuple(out.shape)} for an input of shape {tuple(relative_position.shape)}"
+    )
+    return out
+
+
+def _is_integer(dtype):
+    return not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
+
+
+def _every_distance(max_distance):
+    """Every relative position from -(2D + 2) to 2D + 2: both directions, past saturation."""
+    reach = 2 * max_distance + 2
+    return torch.arange(-reach, reach + 1)
+
+
+def _first_bad(relative_position, bad, out, expected):
+    index = tuple(int(i) for i in bad.nonzero()[0])
+    return (f"relative position {int(relative_position[index])}: bucket {int(out[index])}, expected {expected(index)} "
+            f"({int(bad.sum())} of {bad.numel()} positions wrong)")
+
+
+@given(settings=bucket_settings())
+@example(settings=(True, 32, 128))  # T5's defaults
+@example(settings=(False, 32, 128))
+@example(settings=(True, 18, 128))  # float32 flips at exact boundaries |d| = 8, 16, 64
+def test_values_match_t5(relative_position_bucket, settings):
+    """T5B-VAL-01: the bucket of every relative position (memory - query) is T5's: exact buckets for small distances, then log-spaced buckets up to max_distance, split by direction when bidirectional."""
+    bidirectional, num_buckets, max_distance = settings
+    rp = _every_distance(max_distance)
+    out = _buckets(relative_position_bucket, rp, *settings).to(torch.int64)
+    half, exact = _half_and_exact(bidirectional, num_buckets)
+    window = tolerances.t5_log_bucket_window(half, exact, max_distance)
+    low, high = oracles.t5_bucket_bounds(rp, bidirectional, num_buckets, max_distance, window)
+    bad = (out < low) | (out > high)
+    if bad.any():
+        def expected(i):
+            return f"{int(low[i])}" if low[i] == high[i] else f"{int(low[i])} or {int(high[i])}"
+        raise AssertionError(f"{settings}: " + _first_bad(rp, bad, out, expected))
+
+
+@given(settings=bucket_settings())
+@example(settings=(True, 32, 128))
+@example(settings=(False, 4, 3))
+def test_small_distances_exact(relative_position_bucket, settings):
+    """T5B-EXACT-01: each distance below max_exact = (buckets per direction) / 2 has a bucket of its own, the distance itself (keys after the query offset by half the buckets when bidirectional)."""
+    bidirectional, num_buckets, max_distance = settings
+    half, exact = _half_and_exact(bidirectional, num_buckets)
+    rp = torch.arange(-(exact - 1), exact) if bidirectional else torch.arange(-(exact - 1), 1)
+    out = _buckets(relative_position_bucket, rp, *settings).to(torch.int64)
+    expected = rp.abs() + (rp > 0).to(torch.int64) * half
+    bad = out != expected
+    if bad.any():
+        raise AssertionError(f"{settings}: " + _first_bad(rp, bad, out, lambda i: int(expected[i])))
+
+
+@given(settings=bucket_settings(), beyond=st.integers(0, 4096))
+@example(settings=(True, 32, 128), beyond=0)
+@example(settings=(True, 32, 48), beyond=1)
+def test_saturates_at_max_distance(relative_position_bucket, settings, beyond):
+    """T5B-SAT-01: every distance at or past max_distance falls in the last bucket of its direction, however far."""
+    bidirectional, num_buckets, max_distance = settings
+    half, _ = _half_and_exact(bidirectional, num_buckets)
+    distance = max_distance + beyond
+    rp = torch.tensor([-distance, -max_distance, max_distance, distance])
+    out = _buckets(relative_position_bucket, rp, *settings).to(torch.int64)
+    if bidirectional:
+        expected = torch.tensor([half - 1, half - 1, 2 * half - 1, 2 * half - 1])
+    else:  # keys after the query are bucket 0 (T5B-SIGN-01)
+        expected = torch.tensor([half - 1, half - 1, 0, 0])
+    bad = out != expected
+    if bad.any():
+        raise AssertionError(f"{settings}: " + _first_bad(rp, bad, out, lambda i: int(expected[i])))
+
+
+@given(settings=bucket_settings())
+@example(settings=(True, 32, 128))
+def test_monotone_in_distance(relative_position_bucket, settings):
+    """T5B-MONO-01: within each direction the bucket never decreases as the distance grows: farther keys never share a bucket with nearer ones out of order."""
+    bidirectional, num_buckets, max_distance = settings
+    distance = torch.arange(0, 2 * max_distance + 3)
+    directions = (("before the query", -distance), ("after the query", distance)) if bidirectional else (
+        ("before the query", -distance),)
+    for name, rp in directions:
+        out = _buckets(relative_position_bucket, rp, *settings).to(torch.int64)
+        drops = (out[1:] < out[:-1]).nonzero()
+        if len(drops):
+            d = int(drops[0])
+            raise AssertionError(f"{settings}, keys {name}: distance {d} has bucket {int(out[d])}, "
+                                 f"distance {d + 1} bucket {int(out[d + 1])}")
+
+
+@given(settings=bucket_settings())
+@example(settings=(True, 32, 128))
+@example(settings=(False, 32, 128))
+def test_direction_split(relative_position_bucket, settings):
+    """T5B-SIGN-01: bidirectionally, a key after the query (relative position d > 0) gets the bucket of the key at -d plus half the buckets, and keys at or before the query stay in the lower half; unidirectionally, every key after the query is bucket 0."""
+    bidirectional, num_buckets, max_distance = settings
+    half, _ = _half_and_exact(bidirectional, num_buckets)
+    distance = torch.arange(1, 2 * max_distance + 3)
+    before = _buckets(relative_position_bucket, torch.cat([torch.zeros(1, dtype=torch.long), -distance]),
+                      *settings).to(torch.int64)
+    after = _buckets(relative_position_bucket, distance, *settings).to(torch.int64)
+    expected_after = before[1:] + half if bidirectional else torch.zeros_like(after)
+    bad = after != expected_after
+    if bad.any():
+        raise AssertionError(f"{settings}: " + _first_bad(distance, bad, after, lambda i: int(expected_after[i])))
+    if bidirectional:
+        high = (before >= half).nonzero()
+        if len(high):
+            d = int(high[0])
+            raise AssertionError(f"{settings}: relative position {-d} (key at or before the query) has bucket "
+                                 f"{int(before[d])}, in the upper half [{half}, {2 * half})")
+
+
+@given(settings=bucket_settings(), shape=sts.shapes(), seed=sts.seeds(), reach=st.sampled_from([8, 1000, 10**6]))
+@example(settings=(True, 32, 128), shape=(), seed=0, reach=8)
+@example(settings=(False, 32, 128), shape=(0, 3), seed=0, reach=8)
+def test_integer_buckets_in_range(relative_position_bucket, settings, shape, seed, reach):
+    """T5B-RANGE-01: for relative positions of any shape (0-d and empty included) and any size, the result has the input's shape, an integer dtype, and every bucket in [0, num_buckets)."""
+    _, num_buckets, _ = settings
+    rp = sts.randint(-reach, reach + 1, shape, seed)
+    out = _buckets(relative_position_bucket, rp, *settings)
+    assert _is_integer(out.dtype), f"buckets of dtype {out.dtype}: bucket ids index an embedding, they are integers"
+    bad = (out < 0) | (out >= num_buckets)
+    if bad.any():
+        raise AssertionError(f"{settings}: " + _first_bad(rp, bad, out, lambda i: f"a bucket in [0, {num_buckets})"))

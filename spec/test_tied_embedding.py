@@ -1,0 +1,171 @@
+"""Weight tying: the output projection reuses the token embedding's weight (Press & Wolf, 2017;
+Inan et al., 2017; long tutorial, "Weight Tying with Output Layer").
+
+m.embed(ids) looks rows of E up (scaled per token_embedding.scale) and
+m.project(h) = h @ E^T gives logits over the vocabulary; E is one Parameter,
+whatever is done to the module. The weight is set to seeded random values in place
+before value checks, so the tie itself is never replaced by the spec.
+"""
+
+import copy
+
+import torch
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from . import oracles, oracles_extra
+from . import strategies as sts
+from . import tolerances
+from .calls import assert_close, build
+
+F32, F64 = torch.float32, torch.float64
+
+
+def sizes():
+    return st.integers(1, 12)
+
+
+def _module(tied_embedding, vocab, dim, seed=None):
+    module = build(tied_embedding, vocab, dim)
+    weight = module.embed.weight
+    assert isinstance(weight, torch.nn.Parameter), f"m.embed.weight is a {type(weight).__name__}, not a Parameter"
+    assert tuple(weight.shape) == (vocab, dim), (
+        f"m.embed.weight has shape {tuple(weight.shape)}, expected {(vocab, dim)}"
+    )
+    if seed is not None:
+        with torch.no_grad():
+            weight.copy_(sts.randn((vocab, dim), seed))  # in place: whatever shares this Parameter sees it
+    return module
+
+
+def _assert_tied(module, what):
+    embed, project = module.embed.weight, module.project.weight
+    assert isinstance(embed, torch.nn.Parameter), f"{what}: m.embed.weight is a {type(embed).__name__}"
+    if project is not embed:
+        shares = project.untyped_storage().data_ptr() == embed.untyped_storage().data_ptr() if (
+            embed.device.type != "meta") else False
+        raise AssertionError(
+            f"{what}: m.project.weight is not m.embed.weight but another {type(project).__name__}"
+            f"{' sharing its storage' if shares else ''} "
+            f"(shape {tuple(project.shape)}, {project.dtype}, {project.device})"
+        )
+    listed = sum(p is embed for p in module.parameters())
+    assert listed == 1, f"{what}: the tied weight is listed {listed} times in m.parameters()"
+
+
+@given(vocab=sizes(), dim=sizes())
+@example(vocab=5, dim=5)
+def test_one_parameter(tied_embedding, vocab, dim):
+    """TIED-SAME-01: the projection's weight is the embedding's weight, one Parameter object (m.project.weight is m.embed.weight) listed once in m.parameters(): not a copy, and not a second Parameter over the same storage."""
+    _assert_tied(_module(tied_embedding, vocab, dim), what="at construction")
+
+
+@given(vocab=sizes(), dim=sizes(), cast=st.sampled_from(["to(float64)", "half()", "to(bfloat16)"]))
+@example(vocab=4, dim=3, cast="half()")
+def test_tie_survives_casts(tied_embedding, vocab, dim, cast):
+    """TIED-CAST-01: the tie survives casting the module with .to(dtype) and .half(): afterwards one Parameter of the new dtype is still used by both sides."""
+    module = _module(tied_embedding, vocab, dim)
+    dtype = {"to(float64)": F64, "half()": torch.float16, "to(bfloat16)": torch.bfloat16}[cast]
+    moved = module.half() if cast == "half()" else module.to(dtype)
+    _assert_tied(moved, what=f"after m.{cast}")
+    assert moved.embed.weight.dtype == dtype, f"after m.{cast}: the tied weight is {moved.embed.weight.dtype}"
+
+
+def _other_devices():
+    """The meta device always (a move to it has to make new Parameter objects), and an accelerator if present."""
+    devices = ["meta"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    return devices
+
+
+@given(vocab=sizes(), dim=sizes(), device=st.sampled_from(_other_devices()))
+@example(vocab=4, dim=3, device="meta")
+def test_tie_survives_device_moves(tied_embedding, vocab, dim, device):
+    """TIED-DEVICE-01: the tie survives moving the module to another device (.to(device); the meta device on CPU-only machines, as deferred initialisation does), where torch makes a new Parameter per module."""
+    module = _module(tied_embedding, vocab, dim)
+    moved = module.to(device)
+    _assert_tied(moved, what=f"after m.to({device!r})")
+    assert moved.embed.weight.device.type == device, (
+        f"after m.to({device!r}): the weight is on {moved.embed.weight.device}"
+    )
+
+
+@given(vocab=sizes(), dim=sizes(), seed=sts.seeds())
+def test_tie_survives_deepcopy(tied_embedding, vocab, dim, seed):
+    """TIED-COPY-01: copy.deepcopy of the module is tied in itself, to its own new Parameter with the same values."""
+    module = _module(tied_embedding, vocab, dim, seed)
+    clone = copy.deepcopy(module)
+    _assert_tied(clone, what="in copy.deepcopy(m)")
+    assert clone.embed.weight is not module.embed.weight, "copy.deepcopy(m) shares its weight with m"
+    assert_close(clone.embed.weight, module.embed.weight.detach().to(F64), atol=0.0, what="the copy's weight")
+
+
+@given(vocab=sizes(), dim=sizes(), seed=sts.seeds())
+@example(vocab=5, dim=5, seed=0)
+def test_tie_survives_state_dict_round_trip(tied_embedding, vocab, dim, seed):
+    """TIED-LOAD-01: a fresh module that loads m.state_dict() is still tied, its one Parameter holding m's values."""
+    module = _module(tied_embedding, vocab, dim, seed)
+    fresh = _module(tied_embedding, vocab, dim)
+    fresh.load_state_dict(module.state_dict())
+    _assert_tied(fresh, what="after fresh.load_state_dict(m.state_dict())")
+    assert_close(fresh.embed.weight, module.embed.weight.detach().to(F64), atol=0.0, what="the loaded weight")
+    assert_close(fresh.project.weight, module.embed.weight.detach().to(F64), atol=0.0,
+                 what="the loaded projection weight")
+
+
+def _logit_atol(hidden, weight):
+    # each logit is a float32 dot product of dim terms: error <= dim * eps * sum_k |h_k| |E_vk|
+    if hidden.numel() == 0:
+        return 0.0
+    magnitude = (hidden.abs().to(F64).reshape(-1, hidden.shape[-1]) @ weight.abs().to(F64).T).max().item()
+    return tolerances.atol(F32, operations=hidden.shape[-1], magnitude=magnitude)
+
+
+@given(vocab=sizes(), dim=sizes(), lead=sts.shapes(max_dims=2, max_side=4), seed=sts.seeds())
+@example(vocab=5, dim=5, lead=(2, 3), seed=0)  # square: an untransposed weight has the right shape
+@example(vocab=7, dim=3, lead=(), seed=0)
+def test_logits(tied_embedding, vocab, dim, lead, seed):
+    """TIED-LOGITS-01: m.project(h) returns the logits h @ E^T of shape (..., num_embeddings) for hidden states h of shape (..., dim), with E the embedding's weight."""
+    module = _module(tied_embedding, vocab, dim, seed)
+    hidden = sts.randn((*lead, dim), seed + 1)
+    weight = module.embed.weight.detach()
+    assert_close(module.project(hidden), hidden.to(F64) @ weight.to(F64).T, atol=_logit_atol(hidden, weight),
+                 what=f"m.project(h) for h of shape {tuple(hidden.shape)}")
+
+
+@given(vocab_ids=sts.ids_with_vocab(), dim=sizes(), seed=sts.seeds())
+@example(vocab_ids=(4, torch.tensor([[3, 0, 3]])), dim=4, seed=0)
+def test_embedding_side(tied_embedding, conventions, vocab_ids, dim, seed):
+    """TIED-EMBED-01: m.embed(ids) is a token embedding: it returns E[ids], times sqrt(dim) under token_embedding.scale = sqrt_dim."""
+    vocab, ids = vocab_ids
+    module = _module(tied_embedding, vocab, dim, seed)
+    scale = oracles.token_scale(dim, conventions["token_embedding.scale"])
+    weight = module.embed.weight.detach().to(F64)
+    assert_close(module.embed(ids), weight[ids] * scale,
+                 atol=tolerances.atol(F32, magnitude=scale * (weight.abs().max().item() if weight.numel() else 0.0)),
+                 what="m.embed(ids) against E[ids] * scale")
+
+
+@given(vocab=sizes(), dim=sizes(), batch=sts.batch_sizes(3), seq=sts.seq_lens(max_value=6), seed=sts.seeds())
+@example(vocab=5, dim=5, batch=2, seq=3, seed=0)  # square
+@example(vocab=3, dim=4, batch=2, seq=6, seed=0)  # repeated ids
+def test_gradients_accumulate(tied_embedding, conventions, vocab, dim, batch, seq, seed):
+    """TIED-GRAD-01: gradients from both uses accumulate into the one parameter: its gradient equals the sum of the gradients of an untied float64 copy's lookup and projection."""
+    module = _module(tied_embedding, vocab, dim, seed)
+    ids = sts.randint(0, vocab, (batch, seq), seed + 1)
+    hidden = sts.randn((batch, seq, dim), seed + 2)
+    embed_upstream = sts.randn((batch, seq, dim), seed + 3)
+    logit_upstream = sts.randn((batch, seq, vocab), seed + 4)
+    loss = (module.embed(ids) * embed_upstream).sum() + (module.project(hidden) * logit_upstream).sum()
+    loss.backward()
+    scale = oracles.token_scale(dim, conventions["token_embedding.scale"])
+    weight = module.embed.weight
+    expected = oracles_extra.untied_gradient(weight, ids, embed_upstream, hidden, logit_upstream, scale)
+    grad = weight.grad if weight.grad is not None else torch.zeros(vocab, dim)
+    # float32 sums over the batch * seq positions of products of standard normal draws
+    terms = batch * seq
+    magnitude = terms * (scale * embed_upstream.abs().max().item()
+                         + hidden.abs().max().item() * logit_upstream.abs().max().item())
+    assert_close(grad, expected, atol=tolerances.atol(F32, operations=terms, magnitude=magnitude),
+                 what="the tied weight's gradient against the untied float64 copy's two gradients")

@@ -1,0 +1,67 @@
+"""Interpolation mutants: grid alignment, the interpolation kind, and half-pixel offsets."""
+
+import torch
+import torch.nn.functional as F
+
+from .catalogue import mutant, variant
+
+SPEC = "spec/test_interpolate.py"
+
+
+def resample(mode="linear", align_corners=True):
+    def interpolate_positions(table, new_len):
+        columns = table.T.unsqueeze(0)  # (1, dim, L)
+        if mode == "bicubic":  # timm's resample_abs_pos_embed, on a (L, 1) "image"
+            out = F.interpolate(columns.unsqueeze(-1), size=(new_len, 1), mode="bicubic", align_corners=align_corners)
+            return out[0, :, :, 0].T
+        kwargs = {} if mode == "nearest" else dict(align_corners=align_corners)
+        return F.interpolate(columns, size=new_len, mode=mode, **kwargs)[0].T
+    return dict(interpolate_positions=interpolate_positions)
+
+
+@mutant(catches={"INTERP-VAL-01", "INTERP-END-01", "INTERP-LINE-01"}, spec=SPEC)
+def align_corners_false():
+    """F.interpolate's default align_corners=False: half-pixel centres, so the end rows move when downsampling and
+    every interior row samples another coordinate."""
+    return resample(align_corners=False)
+
+
+@mutant(catches={"INTERP-VAL-01", "INTERP-END-01", "INTERP-LINE-01"}, spec=SPEC)
+def nearest_instead_of_linear():
+    """mode="nearest": rows are copied, not interpolated (and torch's nearest floors k * L / new_len, so the last row is lost)."""
+    return resample(mode="nearest")
+
+
+@mutant(catches={"INTERP-VAL-01", "INTERP-RANGE-01", "INTERP-LINE-01"}, spec=SPEC)
+def bicubic_instead_of_linear():
+    """Bicubic, as ViTs resize their 2-D grids: it overshoots the input's range."""
+    return resample(mode="bicubic")
+
+
+@mutant(catches={"INTERP-VAL-01", "INTERP-ID-01", "INTERP-END-01", "INTERP-LINE-01"}, spec=SPEC)
+def half_pixel_offset_not_subtracted():
+    """A hand-written resampler maps row k to (k + 0.5) * L / new_len without the - 0.5: even the same length moves."""
+    def interpolate_positions(table, new_len):
+        length = table.shape[0]
+        coordinate = ((torch.arange(new_len, dtype=torch.float32) + 0.5) * length / new_len).clamp(max=length - 1)
+        left = coordinate.floor().long().clamp(max=max(length - 2, 0))
+        right = (left + 1).clamp(max=length - 1)
+        weight = (coordinate - left)[:, None]
+        return (1 - weight) * table[left] + weight * table[right]
+    return dict(interpolate_positions=interpolate_positions)
+
+
+@variant(spec=SPEC)
+def tutorial_linspace_interp():
+    """Correct: the tutorial's interpolate_position_embeddings, linspace(0, 1) on both grids, vectorised
+    (its torch.interp loop written with searchsorted)."""
+    def interpolate_positions(table, new_len):
+        old = torch.linspace(0, 1, table.shape[0])
+        new = torch.linspace(0, 1, new_len)
+        if table.shape[0] == 1:
+            return table.expand(new_len, -1).clone()
+        right = torch.searchsorted(old, new, right=True).clamp(1, table.shape[0] - 1)
+        left = right - 1
+        weight = ((new - old[left]) / (old[right] - old[left]))[:, None]
+        return table[left] + weight * (table[right] - table[left])
+    return dict(interpolate_positions=interpolate_positions)

@@ -1,0 +1,99 @@
+"""The report's parts on their own: dependencies, outcomes, inputs, snippets, the JSON file, sub-plugins."""
+
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from embedspec import jsonreport, plugin, report, reproduce
+
+
+def test_subplugins_are_registered(pytestconfig):
+    """plugin.SUBPLUGINS are imported and registered by pytest_addhooks, in every pytest session."""
+    for name in plugin.SUBPLUGINS:
+        assert pytestconfig.pluginmanager.has_plugin(name), name
+    for option in ("embedspec_timeout", "embedspec_xfails", "embedspec_strict_xfails", "embedspec_report"):
+        pytestconfig.getoption(option)
+
+
+def test_depends_on_exact_ids_win_over_patterns_and_unknown_ids_depend_on_nothing():
+    assert report.depends_on("TOK-LOOKUP-01") == ("TOK-SHAPE-01",)
+    assert report.depends_on("TOK-ERR-02") == ("TOK-SHAPE-01",)
+    assert report.depends_on("TOK-PAD-01") == ("TOK-SHAPE-01", "TOK-LOOKUP-01")
+    assert report.depends_on("TOK-SHAPE-01") == ()  # never itself
+    assert report.depends_on("SIN-ODD-01") == ()
+    assert report.depends_on("SIN-ROT-01") == ("SIN-VAL-01",)
+    assert report.depends_on("SINMOD-BUF-01") == ("SINMOD-ADD-01",)  # not SIN-*: a longer pattern wins
+    assert report.depends_on("ROPE-REL-01") == ()
+    assert report.depends_on(None) == ()
+
+
+def _report(when, outcome, **extra):
+    return SimpleNamespace(when=when, outcome=outcome, passed=outcome == "passed", failed=outcome == "failed",
+                           skipped=outcome == "skipped", longrepr=extra.pop("longrepr", None), **extra)
+
+
+@pytest.mark.parametrize("phases, expected", [
+    ([("setup", "passed"), ("call", "passed"), ("teardown", "passed")], "passed"),
+    ([("setup", "passed"), ("call", "failed"), ("teardown", "passed")], "failed"),
+    ([("setup", "failed"), ("teardown", "passed")], "error"),
+    ([("setup", "passed"), ("setup", "failed"), ("teardown", "passed")], "error"),  # a signature error
+    ([("setup", "skipped"), ("teardown", "passed")], "skipped"),
+    ([("setup", "passed"), ("call", "passed"), ("teardown", "failed")], "error"),
+    ([("setup", "passed"), ("???", "failed")], "failed"),  # pytest-xdist: the worker crashed
+    ([("setup", "passed")], "incomplete"),  # interrupted in the call
+])
+def test_outcome_of(phases, expected):
+    assert report.outcome_of([_report(when, outcome) for when, outcome in phases]) == expected
+
+
+def test_outcome_of_expected_failures():
+    xfailed = [_report("setup", "passed"), _report("call", "skipped", wasxfail="r")]
+    xpassed = [_report("setup", "passed"), _report("call", "passed", wasxfail="r")]
+    strict = [_report("setup", "passed"), _report("call", "failed", longrepr="[XPASS(strict)] r")]
+    assert [report.outcome_of(r) for r in (xfailed, xpassed, strict)] == ["xfailed", "xpassed", "xpassed"]
+
+
+def test_inputs_leave_fixtures_out():
+    note = ("Falsifying example: test_x(\n    token_embedding=token_embedding,\n    conventions={'a': 'b',\n"
+            "     'c': 'd'},\n    vocab_ids=(5, tensor([4, 0, 4])),\n    dim=2,\n)")
+    assert report._inputs_from_note(note, {"token_embedding", "conventions"}) == "vocab_ids=(5, tensor([4, 0, 4])), dim=2"
+    assert report._inputs_from_note("Falsifying example: test_x(m=<object at 0x1>)", set()) is None
+
+
+def test_messages_are_clipped():
+    text = report._clip("\n".join(str(i) * 300 for i in range(100)))
+    assert len(text) < 1700 and "cut" in text
+
+
+@pytest.mark.parametrize("value", [
+    None, 3, -1.5, "x", (1,), (2, (3, 4)), [1, 2], {"a": 1}, torch.float16, torch.device("cpu"),
+    torch.tensor([4, 0, 4]), torch.tensor(2), torch.zeros(0, 2, dtype=torch.long), torch.tensor([[0.1, -2.5]]),
+    torch.tensor([1.0, 2.0], dtype=torch.bfloat16, requires_grad=True),
+])
+def test_source_rebuilds_values(value):
+    rebuilt = eval(reproduce.source(value), {"torch": torch})
+    if isinstance(value, torch.Tensor):
+        assert rebuilt.dtype == value.dtype and rebuilt.shape == value.shape
+        assert torch.equal(rebuilt.detach(), value.detach()) and rebuilt.requires_grad == value.requires_grad
+    else:
+        assert rebuilt == value
+
+
+def test_source_of_special_floats_and_unrepresentable_values():
+    assert math.isnan(eval(reproduce.source(float("nan"))))
+    assert eval(reproduce.source(torch.tensor([float("inf"), float("nan")])), {"torch": torch})[0] == float("inf")
+    with pytest.raises(reproduce.NotSource):
+        reproduce.source(object())
+    with pytest.raises(reproduce.NotSource, match="too large"):
+        reproduce.source(torch.zeros(1000))
+
+
+def test_report_file_is_written_atomically(tmp_path):
+    path = tmp_path / "sub" / "report.json"
+    jsonreport.write_atomically(path, {"a": 1})
+    jsonreport.write_atomically(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]

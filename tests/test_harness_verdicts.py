@@ -1,0 +1,152 @@
+"""Broken adapters get an exact verdict (tests/adapters_bad/): errors, failures, hangs, crashes, interrupts.
+
+The import errors, syntax errors and unknown conventions of an adapter are usage
+errors, tested in test_plugin.py. Each run here is a subprocess, the way users
+run the specification, with ``--hypothesis-seed=0`` so that every verdict is a
+function of the adapter alone.
+"""
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+ADAPTERS = Path(__file__).resolve().parent / "adapters_bad"
+TOKEN = "embedspec.spec.test_token_embedding"
+SINUSOIDAL = "embedspec.spec.test_sinusoidal"
+
+
+@pytest.fixture
+def run(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ADAPTERS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.delenv("EMBEDSPEC_IMPL", raising=False)
+
+    def run(impl, *args, modules=(TOKEN,)):
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "--pyargs", *modules,
+                                             f"--impl={impl}", "--hypothesis-seed=0", *args)
+
+    return run
+
+
+def _report(pytester, name="report.json"):
+    return json.loads((pytester.path / name).read_text())
+
+
+def _properties(report):
+    return {p["id"]: p for family in report["families"].values() for p in family["properties"]}
+
+
+def _section(out, test):
+    start = out.index(f"{test} ___")
+    following = out.find("\n___", start + 1)
+    return out[start:following if following > 0 else None]
+
+
+def test_one_defect_per_family(run, pytester, monkeypatch):
+    """tests/adapters_bad/bad_families.py, one serial run:
+
+    - a factory without a contract argument: its family's properties are ERRORs naming the factory
+      and the call; the other families run;
+    - a factory that raises on valid arguments: FAILED, naming the exact call;
+    - a NaN, and a table off by 0.5: each failure says, in this order, the claim, the smallest inputs,
+      expected versus actual at the first differing index, and how to reproduce it; no tensor dumps;
+    - clauses that rely on a failed basic one are "blocked by" it;
+    - the JSON report and the JUnit XML carry the same verdicts; the standalone snippet reproduces.
+    """
+    result = run("bad_families", "--embedspec-report=report.json", "--junitxml=junit.xml",
+                 modules=(TOKEN, SINUSOIDAL, "embedspec.spec.test_learned_positional"))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    properties = _properties(_report(pytester))
+    outcomes = {k: p["outcome"] for k, p in properties.items()}
+
+    # the wrong signature: ERRORs naming the factory and the call, for that family only
+    assert {k: v for k, v in outcomes.items() if k.startswith("SINMOD-")} == dict.fromkeys(
+        ["SINMOD-ADD-01", "SINMOD-BUF-01", "SINMOD-MOVE-01", "SINMOD-BEYOND-01", "SINMOD-ODD-01"], "error")
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_*[[]SINMOD-ADD-01[]]*",
+                                 "*FactorySignatureError: the factory bad_families.sinusoidal_module(dim) cannot be "
+                                 "called as bad_families.sinusoidal_module(*, *): too many positional arguments"])
+    # the raising factory: failures naming the call; the clauses that rely on SIN-VAL-01 are blocked by it
+    assert outcomes["SIN-VAL-01"] == "failed" and outcomes["SIN-ODD-01"] == "failed"
+    assert "raised by the factory call bad_families.sinusoidal_encoding(" in _section(
+        out, "test_values_match_formula[SIN-VAL-01]")
+    assert {v for k, v in outcomes.items() if k.startswith("SIN-") and k not in ("SIN-VAL-01", "SIN-ODD-01")} \
+        == {"blocked"}
+    # the NaN: the report's order, the first differing index, the command
+    section = _section(out, "test_lookup_is_indexing[TOK-LOOKUP-01]")
+    order = ["Claim (TOK-LOOKUP-01, family token_embedding):", "Smallest failing inputs (an explicit @example):",
+             "vocab_ids=(5, tensor([4, 0, 4])), dim=2, int32=False",
+             "Expected versus actual:", "first difference at index (0, 1): actual nan, expected",
+             "Reproduce:", "python -m pytest --pyargs "
+             "'embedspec.spec.test_token_embedding::test_lookup_is_indexing[TOK-LOOKUP-01]' --impl=bad_families "
+             "--hypothesis-seed=0", "standalone script", "Traceback"]
+    positions = [section.index(text) for text in order]
+    assert positions == sorted(positions), positions
+    assert outcomes["TOK-LOOKUP-01"] == "failed"
+    assert outcomes["TOK-GRAD-01"] == "blocked" and properties["TOK-GRAD-01"]["blocked_by"] == ["TOK-LOOKUP-01"]
+    result.stdout.fnmatch_lines(["*embedspec: * failure(s) blocked by a failing basic clause*",
+                                 "BLOCKED *test_repeated_ids_accumulate_gradient[[]TOK-GRAD-01[]] by TOK-LOOKUP-01"])
+    # off by 0.5 on 32 numbers: the message names one index, and no tensor is printed in full
+    section = _section(out, "test_adds_rows_from_zero[LPOS-ADD-01]")
+    assert "first difference at index (0, 0, 0)" in section
+    assert len(re.findall(r"-?\d+\.\d+", section)) < 16, section
+    # the JUnit XML: each property a test case, its family the class name
+    cases = ElementTree.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    classes = {case.get("name"): case.get("classname") for case in cases}
+    assert classes["test_lookup_is_indexing[TOK-LOOKUP-01]"] == "token_embedding"
+    assert classes["test_values_match_formula[SIN-VAL-01]"] == "sinusoidal_encoding"
+    # the standalone snippet fails the same way
+    failure = properties["TOK-LOOKUP-01"]["failure"]
+    assert failure["counterexample"] == "vocab_ids=(5, tensor([4, 0, 4])), dim=2, int32=False"
+    monkeypatch.syspath_prepend(str(ADAPTERS))
+    with pytest.raises(AssertionError, match=re.escape("first difference at index (0, 1): actual nan, expected")):
+        exec(compile(failure["snippet"], "snippet.py", "exec"), {})
+
+
+def test_hang_is_a_timeout_naming_the_example(run):
+    """An example that hangs fails its property after --embedspec-timeout, naming the example; the run goes on."""
+    result = run("bad_crash", "-k", "ERR-01 or SHAPE", "--embedspec-timeout=1")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "Timeout:",
+        "*ExampleTimeout: an example ran past the time limit of 1 s (--embedspec-timeout): "
+        "test_out_of_range_id_raises[[]TOK-ERR-01[]] with vocab=5, dim=2, excess=0",
+    ])
+
+
+def test_crashes_under_xdist_are_failures_and_the_run_completes(run, pytester):
+    """Under -n: a segfault, and a hang no signal reaches (the watchdog's hard stop), each kill a worker;
+    each is that test's failure, in the terminal, the JUnit XML and the JSON report; the rest runs."""
+    result = run("bad_crash", "-n", "2", "-k", "ERR", "--embedspec-timeout=1", "--junitxml=junit.xml",
+                 "--embedspec-report=report.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*worker 'gw*' crashed while running '*test_float_ids_raise[[]TOK-ERR-03[]]'*"])
+    result.stdout.fnmatch_lines(["*worker 'gw*' crashed while running '*test_negative_id_raises[[]TOK-ERR-02[]]'*"])
+    report = _report(pytester)
+    assert report["status"] == "complete"
+    properties = _properties(report)
+    assert {k: (p["outcome"], p["failure"]["kind"]) for k, p in properties.items()} == {
+        "TOK-ERR-01": ("failed", "timeout"), "TOK-ERR-02": ("failed", "crash"), "TOK-ERR-03": ("failed", "crash")}
+    cases = {c.get("name"): c for c in ElementTree.parse(pytester.path / "junit.xml").getroot().iter("testcase")}
+    assert {name: case.get("classname") for name, case in cases.items()} == dict.fromkeys(
+        ["test_out_of_range_id_raises[TOK-ERR-01]", "test_negative_id_raises[TOK-ERR-02]",
+         "test_float_ids_raise[TOK-ERR-03]"], "token_embedding")
+    assert cases["test_out_of_range_id_raises[TOK-ERR-01]"].find("failure") is not None
+    properties_xml = {p.get("name"): p.get("value") for p in cases["test_out_of_range_id_raises[TOK-ERR-01]"].iter("property")}
+    assert properties_xml == {"clause": "TOK-ERR-01"}
+
+
+def test_interrupted_run_still_writes_the_report(run, pytester):
+    """Ctrl-C in the middle of a run: exit code 2, and a whole JSON report that says so."""
+    result = run("bad_interrupt", "--embedspec-report=report.json", "-k", "SHAPE or ERR-03")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    report = _report(pytester)
+    assert report["status"] == "interrupted"
+    assert report["exit_code"] == 2
+    assert _properties(report)["TOK-ERR-03"]["outcome"] == "incomplete"
+    assert report["implementation"]["name"] == "bad_interrupt"
+    assert report["versions"]["torch"]
+    assert not list(pytester.path.glob(".report.json.*"))  # no temporary file left behind

@@ -1,0 +1,194 @@
+"""Expected failures from ``--xfails FILE``: the file's format, matching, stale entries, strictness, pinning."""
+
+import json
+import os
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from embedspec import xfails
+from embedspec.xfails import Entry, XfailsError
+
+ADAPTERS = Path(__file__).resolve().parent / "adapters_bad"
+
+FILE = """
+# known divergences of tests/adapters_bad/bad_families.py
+[[xfail]]
+id = "TOK-LOOKUP-01"
+reason = "a NaN in the second element for three ids or more"
+link = "https://example.org/issues/1"
+
+[[xfail]]
+id = "spec/test_token_embedding.py::test_out_of_range_id_raises[TOK-ERR-01]"
+reason = "thought to clamp out-of-range ids"
+
+[[xfail]]
+id = "TOK-BATCH-01"
+reason = "only on CUDA"
+device = "cuda"
+"""
+STALE = """
+[[xfail]]
+id = "TOK-LOKUP-01"
+reason = "a typo"
+"""
+
+
+def _write(tmp_path, text, name="xfails.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+# --- the file ---------------------------------------------------------------------
+
+def test_parse_reads_every_field(tmp_path):
+    entries = xfails.parse(_write(tmp_path, FILE + '\n[[xfail]]\nid = "TOK-ERR-03"\nreason = "r"\ndtype = "torch.float16"\n'))
+    assert [e.id for e in entries] == ["TOK-LOOKUP-01", "spec/test_token_embedding.py::test_out_of_range_id_raises"
+                                       "[TOK-ERR-01]", "TOK-BATCH-01", "TOK-ERR-03"]
+    assert entries[0].link == "https://example.org/issues/1" and entries[0].number == 1
+    assert entries[2].device == "cuda" and entries[3].dtype == "float16"
+    assert entries[0].marker_reason() == ("a NaN in the second element for three ids or more [xfails: TOK-LOOKUP-01] "
+                                          "https://example.org/issues/1")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[xfail]]\nid = "TOK-ERR-01"\n', "entry 1: missing reason"),
+    ('[[xfail]]\nid = "TOK-ERR-01"\nreason = "r"\nresaon = "x"\n', "entry 1: unknown key(s) resaon"),
+    ('[[xfail]]\nid = "TOK-ERR-01"\nreason = ""\n', "entry 1: reason must be non-empty strings"),
+    ('[[xfail]]\nid = "TOK-ERR-01"\nreason = "r"\ndtype = "float17"\n', "dtype 'float17' is not a torch dtype"),
+    ('[[xfail]]\nid = "TOK-ERR-01"\nreason = "r"\ndevice = "gpu0"\n', "device 'gpu0' is not a torch device"),
+    ('[[xfail]]\nid = "A-B-01"\nreason = "r"\n[[xfail]]\nid = "A-B-01"\nreason = "s"\n',
+     "entry 2: the same id and scope as entry 1"),
+    ('[xfail]\nid = "A-B-01"\n', "`xfail` must be an array of tables"),
+    ('[[xfails]]\nid = "A-B-01"\n', "unknown top-level key(s) xfails"),
+    ('[[xfail]\n', "is not valid TOML"),
+])
+def test_malformed_files_are_one_clear_error(tmp_path, text, message):
+    with pytest.raises(XfailsError, match=None) as caught:
+        xfails.parse(_write(tmp_path, text))
+    assert message in str(caught.value)
+
+
+def test_stale_entries_name_no_clause_and_no_test():
+    entries = [Entry("TOK-LOOKUP-01", "r"), Entry("TOK-LOKUP-01", "typo"),
+               Entry("spec/test_token_embedding.py::test_output_shape[TOK-SHAPE-01]", "r"),
+               Entry("test_token_embedding.py::test_output_shape", "r"),
+               Entry("spec/test_token_embedding.py::test_output_shape[TOK-LOOKUP-01]", "wrong clause"),
+               Entry("spec/test_token_embedding.py::test_no_such_thing", "no function"),
+               Entry("spec/test_nothing.py::test_output_shape", "no module")]
+    assert [e.reason for e in xfails.stale(entries)] == ["typo", "wrong clause", "no function", "no module"]
+
+
+def _item(nodeid, params=None):
+    path, _, rest = nodeid.partition("::")
+    return SimpleNamespace(nodeid=nodeid, path=Path(path), name=rest,
+                           callspec=SimpleNamespace(params=params) if params else None)
+
+
+def test_matching_by_clause_node_id_and_scope():
+    import torch
+
+    item = _item("spec/test_token_embedding.py::test_lookup_is_indexing[TOK-LOOKUP-01]")
+    assert xfails.matches(Entry("TOK-LOOKUP-01", "r"), item, "TOK-LOOKUP-01")
+    assert not xfails.matches(Entry("TOK-SHAPE-01", "r"), item, "TOK-LOOKUP-01")
+    assert xfails.matches(Entry("test_token_embedding.py::test_lookup_is_indexing[TOK-LOOKUP-01]", "r"), item, None)
+    assert xfails.matches(Entry("spec/test_token_embedding.py::test_lookup_is_indexing", "r"), item, None)
+    assert not xfails.matches(Entry("spec/test_sinusoidal.py::test_lookup_is_indexing", "r"), item, None)
+    assert not xfails.matches(Entry("TOK-LOOKUP-01", "r", device="cuda"), item, "TOK-LOOKUP-01")  # a cpu case
+    on_gpu = _item("spec/test_x.py::test_y[X-Y-01-cuda:1]", {"embedspec_device": "cuda:1", "dtype": torch.float16})
+    assert xfails.matches(Entry("X-Y-01", "r", device="cuda"), on_gpu, "X-Y-01")
+    assert not xfails.matches(Entry("X-Y-01", "r", device="cuda:0"), on_gpu, "X-Y-01")
+    assert xfails.matches(Entry("X-Y-01", "r", dtype="float16"), on_gpu, "X-Y-01")
+    assert not xfails.matches(Entry("X-Y-01", "r", dtype="bfloat16"), on_gpu, "X-Y-01")
+    assert not xfails.matches(Entry("TOK-LOOKUP-01", "r", dtype="float16"), item, "TOK-LOOKUP-01")
+
+
+@settings(database=None, max_examples=5)
+@given(st.integers())
+def _property(x):
+    pass
+
+
+def test_an_expected_failure_runs_derandomized_with_the_database():
+    """Pinned: a Hypothesis property under an xfail entry generates the same examples on every run
+    and replays the saved counterexample first, whatever the profile."""
+    original = _property._hypothesis_internal_use_settings
+    stash = pytest.Stash()
+    stash[xfails.XFAIL_ENTRY] = Entry("X-Y-01", "r")
+    item = SimpleNamespace(stash=stash, obj=_property)
+    hook = xfails.pytest_runtest_call(item)
+    next(hook)
+    inside = _property._hypothesis_internal_use_settings
+    assert inside.derandomize and inside.max_examples == 5
+    assert inside.database is None  # this property had none; a profile's database is kept (see below)
+    with pytest.raises(StopIteration):
+        hook.send(None)
+    assert _property._hypothesis_internal_use_settings is original
+    from embedspec.reproduce import derandomized
+
+    kept = derandomized(settings(max_examples=5))
+    assert kept.derandomize and kept.database is not None
+
+
+# --- in a run -----------------------------------------------------------------------
+
+@pytest.fixture
+def run(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ADAPTERS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.delenv("EMBEDSPEC_IMPL", raising=False)
+
+    def run(text, *args):
+        pytester.makefile(".toml", xfails=textwrap.dedent(text))
+        return pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-p", "no:randomly", "--pyargs", "embedspec.spec.test_token_embedding",
+            "--impl=bad_families", "--hypothesis-seed=0", "--xfails=xfails.toml", "-k", "LOOKUP or ERR-01 or SHAPE",
+            "-rxX", *args)
+
+    return run
+
+
+def test_xfails_file_in_a_run(run, pytester):
+    """An expected failure is XFAIL with its reason; one that passes is reported so the file can shrink;
+    an entry out of scope is listed; a stale entry is a warning; the JSON report carries them."""
+    result = run(FILE + STALE, "--embedspec-report=report.json")
+    result.assert_outcomes(passed=1, xfailed=1, xpassed=1, warnings=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([
+        "embedspec: 4 expected failure(s) from *xfails.toml",
+    ])
+    result.stdout.fnmatch_lines([
+        "*PytestConfigWarning: embedspec: --xfails *xfails.toml: 1 entry names no test of the specification: "
+        "TOK-LOKUP-01 (entry 4)*",
+    ])
+    result.stdout.fnmatch_lines([
+        "*embedspec: 1 expected failure(s) now pass: remove their entries from the xfails file*",
+        "XPASS *test_out_of_range_id_raises[[]TOK-ERR-01[]]*",
+        "embedspec: 1 xfails entry matched no test of this run (not selected, not provided, or out of scope): "
+        "TOK-BATCH-01, device=cuda (entry 3)",
+    ])
+    result.stdout.fnmatch_lines([
+        "XFAIL *test_lookup_is_indexing[[]TOK-LOOKUP-01[]] - a NaN in the second element for three ids or more "
+        "[[]xfails: TOK-LOOKUP-01[]] https://example.org/issues/1",
+    ])
+    report = json.loads((pytester.path / "report.json").read_text())
+    properties = {p["id"]: p for p in report["families"]["token_embedding"]["properties"]}
+    assert properties["TOK-LOOKUP-01"]["outcome"] == "xfailed"
+    assert properties["TOK-LOOKUP-01"]["xfail"]["link"] == "https://example.org/issues/1"
+    assert properties["TOK-ERR-01"]["outcome"] == "xpassed"
+    assert report["summary"]["xfailed"] == 1 and report["summary"]["xpassed"] == 1
+
+
+def test_strict_xfails(run):
+    """--strict-xfails: an expected failure that passes fails the run; a stale entry is a usage error."""
+    result = run(FILE, "--strict-xfails")
+    result.assert_outcomes(passed=1, xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(["*XPASS(strict)*thought to clamp out-of-range ids*"])
+    stale = run(FILE + STALE, "--strict-xfails")
+    assert stale.ret == pytest.ExitCode.USAGE_ERROR
+    stale.stderr.fnmatch_lines(["*embedspec: --xfails *xfails.toml: 1 entry names no test of the specification: "
+                                "TOK-LOKUP-01 (entry 4)*"])
