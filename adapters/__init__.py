@@ -17,7 +17,6 @@ known divergences are in ``adapters/xfails/<name>.toml``.
 This package imports no library itself, so it can always be imported.
 """
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,14 +47,6 @@ class Adapter:
     @property
     def xfails(self):
         return XFAILS_DIRECTORY / f"{self.name}.toml"
-
-    def library_available(self):
-        """Whether the library is installed and its adapter module imports."""
-        try:
-            importlib.import_module(f"{__name__}.{self.module}")
-        except ImportError:
-            return False
-        return True
 
 
 def _many(module, library, distribution, entries):

@@ -76,25 +76,21 @@ class _SkipLeadingRows(nn.Module):
     the real parameter.
     """
 
-    def __init__(self, head, unsqueeze=False):
+    def __init__(self, head):
         super().__init__()
         self.register_buffer("head", head)
-        self.unsqueeze = unsqueeze
 
     def forward(self, table):
-        full = torch.cat([self.head.to(table.dtype), table])
-        return full.unsqueeze(0) if self.unsqueeze else full
+        return torch.cat([self.head.to(table.dtype), table])
 
     def right_inverse(self, full):
-        full = full[0] if self.unsqueeze else full
         return full[self.head.shape[0]:]
 
 
-def _expose_rows(module, name, skip, unsqueeze=False):
+def _expose_rows(module, name, skip):
     """Parametrize ``module.<name>`` so that its rows from ``skip`` on are one parameter; return it."""
-    full = getattr(module, name).detach()
-    head = (full[0] if unsqueeze else full)[:skip].clone()
-    parametrize.register_parametrization(module, name, _SkipLeadingRows(head, unsqueeze))
+    head = getattr(module, name).detach()[:skip].clone()
+    parametrize.register_parametrization(module, name, _SkipLeadingRows(head))
     return module.parametrizations[name].original
 
 

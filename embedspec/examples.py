@@ -20,6 +20,10 @@ inside a watch that
   not exist (Windows) only the second stage acts, at the limit. When
   pytest-timeout is configured (``--timeout``, its ini option or marker), this
   watch leaves time alone to it;
+- seeds torch's global generators for the example (restoring them
+  afterwards), as Hypothesis seeds ``random``, with a seed computed from the
+  example's inputs: random initialisation and dropout are the same on every run
+  for the same inputs, so no verdict depends on the weights a run drew;
 - prints tensors short (at most 64 elements, then a summary), so that no
   message or example shows thousands of numbers.
 
@@ -34,6 +38,7 @@ import signal
 import sys
 import threading
 import time
+import zlib
 
 import pytest
 from hypothesis.strategies import DataObject
@@ -100,6 +105,37 @@ def describe(example, skip=()):
     return ", ".join(parts) or "(fixtures only)"
 
 
+def example_seed(example, skip=()):
+    """The seed of torch's generators for an example: a function of its inputs (fixtures left out)."""
+    text = describe(example, skip)
+    return 0 if "0x" in text else zlib.crc32(text.encode())  # an address would differ from run to run
+
+
+def _seed_torch(seed):
+    """Seed torch's global generators for one example, as Hypothesis seeds ``random``; return the
+    function that puts the caller's state back.
+
+    A module's random initialisation (and dropout) is then the same on every run for the same
+    inputs, so no verdict depends on the weights a run happened to draw, and the reproduction
+    snippet (which starts with ``torch.manual_seed(seed)``) builds the same module.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return lambda: None
+    cpu = torch.random.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    torch.default_generator.manual_seed(seed)
+    if cuda is not None:
+        torch.cuda.manual_seed_all(seed)
+
+    def restore():
+        torch.random.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+    return restore
+
+
 def _pytest_timeout_active(item):
     """Whether pytest-timeout has a time limit for this item (then this watch leaves time to it)."""
     if item.get_closest_marker("timeout") is not None:
@@ -128,8 +164,6 @@ def _stderr_fd(config):
 
         return config.stash[fault_handler_stderr_fd_key]
     except (ImportError, KeyError):
-        import sys
-
         return sys.__stderr__
 
 
@@ -171,17 +205,21 @@ class Watch:
             else:
                 example[name] = _snapshot(value)
         self.current = example
+        seed = example_seed(example, self.skip)
+        restore = _seed_torch(seed)
         self._arm()
         try:
             return function(*args, **kwargs)
         except BaseException as exc:
             try:
                 exc.embedspec_example = example
+                exc.embedspec_torch_seed = seed
             except AttributeError:
                 pass
             raise
         finally:
             self._disarm()
+            restore()
             self.current = None
 
     @staticmethod

@@ -259,22 +259,37 @@ def render(results, missing, profile, seed, command, seconds):
         if not result.divergences:
             lines += ["No divergence: every property of every family it provides passed.", ""]
             continue
+        # entries with the same reason (one cause behind several properties) are written up once
+        groups = {}
         for entry, props in result.divergences:
+            groups.setdefault(entry.reason, []).append((entry, props))
+        for reason, members in groups.items():
+            entry, props = members[0]
             finding = result.findings.get(entry.id, {})
             kind = KINDS.get(finding.get("kind"), finding.get("kind", "divergence"))
             family, prop = props[0]
             failure = prop.get("failure") or {}
-            where = ", ".join(sorted({f for f, _ in props}))
-            lines += [f"#### `{entry.id}` ({where}): {kind}", ""]
-            lines.append(f"- **The contract**: {_md(prop.get('claim', ''))}")
-            lines.append(f"- **The library**: {_md(entry.reason)}")
+            names = []
+            for member, member_props in members:
+                where = ", ".join(sorted({f for f, _ in member_props}))
+                names.append(f"`{member_props[0][1].get('id')}` on {where}" if "::" in member.id
+                             else f"`{member.id}` ({where})")
+            lines += [f"#### {', '.join(names)}: {kind}", ""]
+            claims = [member_props[0][1].get("claim", "") for _, member_props in members]
+            lines.append(f"- **The contract**: {_md(claims[0])}" + (
+                f" (the first of the {len(members)} properties in the heading)"
+                if len(members) > 1 else ""))
+            lines.append(f"- **The library**: {_md(reason)}")
             counterexample = failure.get("counterexample")
             if isinstance(counterexample, list):
                 counterexample = counterexample[0]
-            if counterexample:
-                lines.append(f"- **Minimal counterexample** (Hypothesis): `{_code(counterexample, 300)}`")
+            first = f" (`{prop.get('id')}`)" if len(members) > 1 else ""
+            if counterexample and str(counterexample).startswith("(fixtures only)"):
+                lines.append(f"- **Counterexample**{first}: the property's fixed cases of the family (`{entry.id}`)")
+            elif counterexample:
+                lines.append(f"- **Minimal counterexample**{first} (Hypothesis): `{_code(counterexample, 300)}`")
             if failure.get("message"):
-                lines.append(f"- **What failed**: `{_code(failure['message'].splitlines()[0], 400)}`")
+                lines.append(f"- **What failed**{first}: `{_code(failure['message'].splitlines()[0], 400)}`")
             if finding.get("consequence"):
                 lines.append(f"- **Consequence for a user**: {_md(finding['consequence'])}")
             if entry.link:
@@ -309,6 +324,16 @@ def _duration(data):
     except (KeyError, TypeError, ValueError):
         return 0.0
     return (finished - started).total_seconds()
+
+
+def _span(reports):
+    stamps = []
+    for data in reports:
+        try:
+            stamps += [datetime.datetime.fromisoformat(data[k]) for k in ("started", "finished")]
+        except (KeyError, TypeError, ValueError):
+            continue
+    return (max(stamps) - min(stamps)).total_seconds() if stamps else 0.0
 
 
 def parse_args(argv):
@@ -380,6 +405,8 @@ def main(argv=None):
         results.append(Result(adapter, data, _xfails(adapter), findings.get(adapter.name, {}), provided, conventions,
                               seconds))
     elapsed = time.monotonic() - started
+    if args.from_reports:  # the run's own span: from the first report's start to the last one's end
+        elapsed = _span([result.data for result in results]) or elapsed
     command = "embedspec matrix" + (f" --profile {args.profile}" if args.profile != "ci" else "") + (
         f" --only {' '.join(args.only)}" if args.only else "")
     text = render(results, missing, args.profile, args.seed, command, elapsed)

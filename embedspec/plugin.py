@@ -103,7 +103,28 @@ def get_implementation(config):
     return config.stash[_implementation_key]
 
 
+def _generation_independent_of_imported_modules():
+    """Stop Hypothesis from drawing constants out of whichever local modules happen to be imported.
+
+    Hypothesis mixes literals found in the project's loaded modules into generation
+    (``hypothesis.internal.conjecture.providers._get_local_constants``), so the same seed
+    gives other examples once a test has imported one more module: under ``-n`` the
+    examples, and a borderline verdict, would depend on which tests shared a worker.
+    The spec's boundaries are explicit ``@example``s, so nothing is lost. The hook is
+    internal to Hypothesis: if it moves, generation merely stays as Hypothesis makes it.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        nothing = providers.Constants()
+        providers._get_local_constants = lambda: nothing
+        providers.CONSTANTS_CACHE.cache.clear()
+    except (ImportError, AttributeError):
+        pass
+
+
 def pytest_configure(config):
+    _generation_independent_of_imported_modules()
     config.addinivalue_line("markers", "embedspec_family(name): the property belongs to a family (set automatically)")
     # An implementation named explicitly is loaded at once, so that a bad one is a usage error
     # before anything runs; the default is loaded only when the specification is collected.

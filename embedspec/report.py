@@ -372,10 +372,10 @@ def failure_details(item, excinfo, longrepr=None):
                 break
         if blob:
             break
-    example = next((getattr(leaf, "embedspec_example", None) for leaf in leaves
-                    if getattr(leaf, "embedspec_example", None) is not None), None)
+    recorded = next((leaf for leaf in leaves if getattr(leaf, "embedspec_example", None) is not None), None)
+    example = getattr(recorded, "embedspec_example", None)
     try:
-        script = snippet(item, example)
+        script = snippet(item, example, getattr(recorded, "embedspec_torch_seed", 0))
     except Exception as exc:  # a report must never break the run
         script = f"# (no snippet: {type(exc).__name__}: {exc})"
     explicit = all(getattr(leaf, "__notes__", None) and any(n.startswith("Falsifying explicit") for n in leaf.__notes__)

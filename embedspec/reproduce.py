@@ -202,7 +202,7 @@ def _argument_source(name, value):
     return source(value)
 
 
-def snippet(item, example):
+def snippet(item, example, torch_seed=0):
     """A standalone script that calls the property's body once with ``example``'s inputs.
 
     ``example`` maps argument names to the values of the failing call (as recorded by
@@ -223,6 +223,7 @@ def snippet(item, example):
              f"from {module} import {function.__name__}", ""]
     if any(isinstance(v, Draws) for v in example.values()):
         lines += [_DRAWS_CLASS]
+    lines.append(f"torch.manual_seed({torch_seed})  # as the specification seeded this example")
     if impl:
         lines.append(f"impl = load_implementation({impl.split('=', 1)[1]!r})")
     else:

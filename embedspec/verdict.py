@@ -28,6 +28,7 @@ matplotlib (``pip install 'embedspec[plots]'``).
 """
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -263,7 +264,8 @@ def _figure(panels, title):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(5.0 * len(panels), 4.6), layout="constrained")
+    width = max(7.0, 5.0 * len(panels))
+    figure = Figure(figsize=(width, 4.8), layout="constrained")
     FigureCanvasAgg(figure)
     for index, (label, values, cmap) in enumerate(panels, 1):
         axes = figure.add_subplot(1, len(panels), index)
@@ -274,7 +276,8 @@ def _figure(panels, title):
         axes.set_xlabel("feature (column)")
         axes.set_ylabel("position (row)")
         figure.colorbar(image, ax=axes, shrink=0.85)
-    figure.suptitle(title, fontsize=10)
+    columns = int(width * 14)  # characters per line at this font size
+    figure.suptitle("\n".join(textwrap.fill(line, columns) for line in title.splitlines()), fontsize=10)
     return figure
 
 

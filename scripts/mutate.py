@@ -127,7 +127,7 @@ def _candidates(node, modules):
         out.append(("condition", replacement))
     elif isinstance(node, ast.Attribute) and node.attr in SWAPS:
         out.append(("swap", ast.Attribute(value=node.value, attr=SWAPS[node.attr], ctx=node.ctx)))
-    elif isinstance(node, ast.keyword) and node.arg in SWAPS:
+    elif isinstance(node, ast.keyword) and node.arg in ("min", "max"):  # clamp(min=...) <-> clamp(max=...)
         out.append(("swap", ast.keyword(arg=SWAPS[node.arg], value=node.value)))
     elif isinstance(node, ast.Slice):
         lower, upper, step = node.lower, node.upper, node.step
@@ -470,7 +470,7 @@ def run_all(mutations, *, jobs, timeout, spawn, all_clauses, progress=True):
                     outcomes[k] = Outcome(mutation.id, mutation.file, mutation.line, mutation.operator, "no-tests")
                     continue
                 own = [f for f, module in home.items() if module == mutation.file]
-                job = (str(folder), sorted(families), spec_files_for(families, own), max(timeout // 2, 10),
+                job = (str(folder), sorted(families), spec_files_for(families, own), max(timeout // 5, 10),
                        all_clauses)
                 running[k] = (launcher(job), time.monotonic(), folder)
             time.sleep(0.02)
@@ -582,7 +582,8 @@ def main(argv=None):
     parser.add_argument("--files", nargs="*", help="reference modules to mutate (default: all)")
     parser.add_argument("--match", help="only mutants whose id contains this text")
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
-    parser.add_argument("--timeout", type=int, default=240, help="seconds per mutant (default 240)")
+    parser.add_argument("--timeout", type=int, default=150, help="seconds per mutant (default 150; each test "
+                        "gets a fifth of it)")
     parser.add_argument("--spawn", action="store_true", help="spawn each child afresh instead of forking")
     parser.add_argument("--all-clauses", action="store_true", help="run every selected item, not only to the first failure")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")

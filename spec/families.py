@@ -20,7 +20,6 @@ The oracles come from oracles.py, oracles_relative.py and oracles_extra.py;
 nothing here imports the reference.
 """
 
-import math
 import re
 
 import pytest
@@ -563,6 +562,15 @@ def _oracles_extra():
     return oracles_extra
 
 
+def _rope(factory, head_dim, max_seq_len, device, dtype):
+    """The rotary object: a module (moved and cast like a model's) or a plain function (used as it is)."""
+    kwargs = {"device": device} if device is not None and _accepts(factory, "device") else {}
+    obj = factory(head_dim, max_seq_len=max_seq_len, **kwargs)
+    if isinstance(obj, nn.Module):
+        obj = obj.eval().to(device=device if "device" not in kwargs else None, dtype=dtype)
+    return obj
+
+
 class Rope(Family):
     name = "rope"
     configs = ({"label": "positions (S,)", "head_dim": 8, "heads": 2, "seq": 5, "max_seq_len": 16, "positions": "S"},
@@ -574,12 +582,7 @@ class Rope(Family):
     precision_operations = 4
 
     def make(self, factory, config, conventions, *, device=None, dtype=None):
-        obj = build(factory, config["head_dim"], max_seq_len=config["max_seq_len"], device=device)
-        if isinstance(obj, nn.Module):
-            obj = obj.eval()
-            if dtype is not None:
-                obj = obj.to(dtype)
-        return obj
+        return _rope(factory, config["head_dim"], config["max_seq_len"], device, dtype)
 
     def inputs(self, obj, config, *, seed=0, device="cpu", dtype=F32):
         x = sts.randn((3, config["seq"], config["heads"], config["head_dim"]), seed, dtype).to(device)
@@ -621,9 +624,7 @@ class Rope(Family):
 
     def precision_case(self, factory, conventions, *, device, dtype):
         length = 2**15
-        obj = build(factory, 8, max_seq_len=length, device=device)
-        if isinstance(obj, nn.Module):
-            obj = obj.eval().to(dtype)
+        obj = _rope(factory, 8, length, device, dtype)
         # positions spread over 0 .. 2^15 - 1, the last ones included
         positions = torch.cat([torch.arange(0, length, 509), torch.arange(length - 8, length)]).to(device)
         x = sts.randn((1, positions.numel(), 1, 8), 0, dtype).to(device)

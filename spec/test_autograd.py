@@ -6,7 +6,7 @@ from torch.autograd.gradcheck import GradcheckError
 
 from . import strategies as sts
 from . import tolerances
-from .families import F32, F64, excluded_at_runtime, over_families
+from .families import F64, excluded_at_runtime, over_families
 
 
 def _what(family, config, extra=""):

@@ -73,8 +73,11 @@ def test_moves_with_module(family, embedspec_implementation, conventions, embeds
     for config in family.configs:
         torch.manual_seed(0)
         module = _module(family, factory, config, conventions)
-        moved = copy.deepcopy(module).to(target)
         what = _what(family, config, f"built on the CPU, moved with .to({target!r})")
+        try:
+            moved = copy.deepcopy(module).to(target)
+        except Exception as exc:
+            raise AssertionError(f"{what}: the move raised {type(exc).__name__}: {exc}") from exc
         stale = devices.left_behind(moved, target)
         registered = [s for s in stale if not s.startswith("attribute")]
         assert not registered, f"{what}: left behind: {', '.join(registered)}"
@@ -109,8 +112,12 @@ def test_casts_with_module(family, embedspec_implementation, conventions, embeds
     for config in family.configs:
         for how, dtype, cast in CASTS:
             torch.manual_seed(0)
-            module = cast(_module(family, factory, config, conventions, device=embedspec_device))
+            module = _module(family, factory, config, conventions, device=embedspec_device)
             what = _what(family, config, f"after {how}")
+            try:
+                module = cast(module)
+            except Exception as exc:
+                raise AssertionError(f"{what}: the cast raised {type(exc).__name__}: {exc}") from exc
             stale = [f"{name} ({p.dtype})" for name, p in module.named_parameters()
                      if p.is_floating_point() and p.dtype != dtype]
             assert not stale, f"{what}: parameters not cast: {', '.join(stale)}"

@@ -161,6 +161,7 @@ def test_direction_split(relative_position_bucket, settings):
 @given(settings=bucket_settings(), shape=sts.shapes(), seed=sts.seeds(), reach=st.sampled_from([8, 1000, 10**6]))
 @example(settings=(True, 32, 128), shape=(), seed=0, reach=8)
 @example(settings=(False, 32, 128), shape=(0, 3), seed=0, reach=8)
+@example(settings=(True, 4, 8), shape=(4, 4), seed=0, reach=8)  # the fewest buckets: one exact bucket, distance 0 among the draws
 def test_integer_buckets_in_range(relative_position_bucket, settings, shape, seed, reach):
     """T5B-RANGE-01: for relative positions of any shape (0-d and empty included) and any size, the result has the input's shape, an integer dtype, and every bucket in [0, num_buckets)."""
     _, num_buckets, _ = settings

@@ -26,7 +26,8 @@ def test_depends_on_exact_ids_win_over_patterns_and_unknown_ids_depend_on_nothin
     assert report.depends_on("SIN-ODD-01") == ()
     assert report.depends_on("SIN-ROT-01") == ("SIN-VAL-01",)
     assert report.depends_on("SINMOD-BUF-01") == ("SINMOD-ADD-01",)  # not SIN-*: a longer pattern wins
-    assert report.depends_on("ROPE-REL-01") == ()
+    assert report.depends_on("ROPE-REL-01") == ("ROPE-VAL-01",)
+    assert report.depends_on("NEWFAMILY-REL-01") == ()  # a family the table does not know
     assert report.depends_on(None) == ()
 
 

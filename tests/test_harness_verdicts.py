@@ -64,8 +64,8 @@ def test_one_defect_per_family(run, pytester, monkeypatch):
     outcomes = {k: p["outcome"] for k, p in properties.items()}
 
     # the wrong signature: ERRORs naming the factory and the call, for that family only
-    assert {k: v for k, v in outcomes.items() if k.startswith("SINMOD-")} == dict.fromkeys(
-        ["SINMOD-ADD-01", "SINMOD-BUF-01", "SINMOD-MOVE-01", "SINMOD-BEYOND-01", "SINMOD-ODD-01"], "error")
+    sinmod = {k: v for k, v in outcomes.items() if k.startswith("SINMOD-")}
+    assert {"SINMOD-ADD-01", "SINMOD-BUF-01", "SINMOD-ODD-01"} <= set(sinmod) and set(sinmod.values()) == {"error"}
     result.stdout.fnmatch_lines(["*ERROR at setup of test_*[[]SINMOD-ADD-01[]]*",
                                  "*FactorySignatureError: the factory bad_families.sinusoidal_module(dim) cannot be "
                                  "called as bad_families.sinusoidal_module(*, *): too many positional arguments"])

@@ -184,11 +184,26 @@ def test_xfails_file_in_a_run(run, pytester):
 
 
 def test_strict_xfails(run):
-    """--strict-xfails: an expected failure that passes fails the run; a stale entry is a usage error."""
+    """--strict-xfails: an expected failure that passes fails the run."""
     result = run(FILE, "--strict-xfails")
     result.assert_outcomes(passed=1, xfailed=1, failed=1)
     result.stdout.fnmatch_lines(["*XPASS(strict)*thought to clamp out-of-range ids*"])
-    stale = run(FILE + STALE, "--strict-xfails")
-    assert stale.ret == pytest.ExitCode.USAGE_ERROR
-    stale.stderr.fnmatch_lines(["*embedspec: --xfails *xfails.toml: 1 entry names no test of the specification: "
-                                "TOK-LOKUP-01 (entry 4)*"])
+
+
+def _config(tmp_path, **options):
+    options = {"embedspec_xfails": "xfails.toml", "embedspec_strict_xfails": False, **options}
+    return SimpleNamespace(getoption=lambda name, default=None: options.get(name, default),
+                           invocation_params=SimpleNamespace(dir=tmp_path), stash=pytest.Stash(),
+                           issue_config_time_warning=lambda warning, stacklevel: None)
+
+
+def test_strict_xfails_make_a_stale_entry_a_usage_error(tmp_path):
+    _write(tmp_path, FILE + STALE)
+    config = _config(tmp_path)
+    xfails.pytest_configure(config)  # a warning only (shown in the run above)
+    assert len(xfails.entries_of(config)) == 4
+    with pytest.raises(pytest.UsageError, match=r"1 entry names no test of the specification: TOK-LOKUP-01 \(entry 4\)"):
+        xfails.pytest_configure(_config(tmp_path, embedspec_strict_xfails=True))
+    _write(tmp_path, '[[xfail]]\nid = "TOK-ERR-01"\n')
+    with pytest.raises(pytest.UsageError, match="entry 1: missing reason"):
+        xfails.pytest_configure(_config(tmp_path))

@@ -2,15 +2,8 @@
 
 Each mutant breaks one family the way real code does, and must fail exactly the
 cross-cutting clauses listed (the clauses are written once for every family, so a
-bug in one family shows in several of them: a table made on the wrong device also
-fails to move, an in-place add also changes the next call's result).
-
-The base. Until the reference itself raises for wrong dtypes (DTYPE-ERR-01/02:
-`rope`, `interpolate_positions` and `tied_embedding` accept integer tensors where a
-float is required, `relative_position_bucket` accepts floats), every mutant here
-starts from `CONFORMING`: the reference with those checks added in thin
-subclasses and wrappers, and the variant `reference_with_dtype_checks` proves that
-base correct. Once the reference raises, `CONFORMING` can be emptied.
+bug in one family shows in several of them: a table kept as a plain attribute
+neither moves nor casts, an in-place add also changes the oracle's input).
 """
 
 import functools
@@ -26,7 +19,6 @@ from embedspec.reference.token_embedding import TokenEmbedding, check_ids
 from .catalogue import mutant, variant
 from .learned_positional import Learned
 from .sinusoidal import Module as SinusoidalModule
-from .sinusoidal import table as sinusoidal_table
 
 DEVICES, DTYPES, AUTOGRAD = "spec/test_devices.py", "spec/test_dtypes.py", "spec/test_autograd.py"
 PURITY, STATEFUL = "spec/test_purity.py", "spec/test_stateful.py"
@@ -40,56 +32,155 @@ def _require_float(tensor, what):
         raise TypeError(f"{what} must be a floating tensor, got dtype {tensor.dtype}")
 
 
-def _require_integer(tensor, what):
-    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
-        raise TypeError(f"{what} must be an integer tensor, got dtype {tensor.dtype}")
+def families(**overrides):
+    """The families a mutant replaces (the rest come from the reference)."""
+    return overrides
 
 
-class CheckedRope(RotaryEmbedding):
+def _rope_class(cls):
+    def rope(head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None, device=None):
+        return cls(head_dim, base=base, max_seq_len=max_seq_len, rotary_dim=rotary_dim, device=device)
+    return rope
+
+
+# -- every other legal convention at once -----------------------------------------------------------
+#
+# Small device-safe implementations, so that the cross-cutting clauses are shown to hold, without a false
+# positive, for an implementation whose every convention differs from the reference's.
+
+OTHER_CONVENTIONS = {
+    "token_embedding.scale": "sqrt_dim", "sinusoidal.layout": "split", "sinusoidal.frequencies": "endpoint",
+    "sinusoidal.beyond_max_len": "extend", "learned_positional.scale": "inv_sqrt_dim", "rope.pairing": "interleaved",
+    "alibi.mode": "causal", "sincos_2d.order": "wh", "hybrid.switch": "position",
+}
+
+
+def split_endpoint_table(positions, dim, base=10000.0):
+    """sin in the first half, cos in the second; w_i = base^(-i/(dim/2 - 1)); float64, on positions' device."""
+    i = torch.arange(dim // 2, dtype=torch.float64, device=positions.device)
+    angles = positions.to(torch.float64)[:, None] * base ** (-i / (dim // 2 - 1))
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+def other_encoding(num_positions, dim, *, base=10000.0, device=None, dtype=None):
+    if dim < 4 or dim % 2:
+        raise ValueError(f"dim must be an even number >= 4, got {dim}")
+    if num_positions < 0:
+        raise ValueError(f"num_positions must be >= 0, got {num_positions}")
+    table = split_endpoint_table(torch.arange(num_positions, device=device), dim, base)
+    return table.to(dtype or torch.get_default_dtype())
+
+
+class ExtendingSinusoidal(nn.Module):
+    def __init__(self, dim, max_len, *, base=10000.0, device=None, dtype=None):
+        super().__init__()
+        self.base = base
+        self.register_buffer("table", other_encoding(max_len, dim, base=base, device=device, dtype=dtype))
+
+    def forward(self, x):
+        seq = x.size(1)
+        if seq <= self.table.shape[0]:
+            return x + self.table[:seq]
+        positions = torch.arange(seq, device=x.device)  # past max_len: the formula, afresh
+        return x + split_endpoint_table(positions, x.size(2), self.base).to(self.table.dtype)
+
+
+class ScaledTokens(TokenEmbedding):
+    def forward(self, ids):
+        return super().forward(ids) * self.embedding_dim**0.5
+
+
+class ScaledRows(nn.Module):
+    def __init__(self, max_len, dim, *, device=None, dtype=None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(max_len, dim, device=device, dtype=dtype) * 0.02)
+
+    def forward(self, x, positions=None):
+        if positions is None:
+            if x.size(1) > self.weight.shape[0]:
+                raise ValueError(f"sequence length {x.size(1)} exceeds max_len {self.weight.shape[0]}")
+            positions = torch.arange(x.size(1), device=x.device)
+        else:
+            check_ids(positions, self.weight.shape[0], what="position")
+        return x + self.weight[positions] * self.weight.shape[1] ** -0.5
+
+
+class OtherTransformerEmbedding(nn.Module):
+    def __init__(self, vocab_size, dim, max_len, *, positional="learned", padding_idx=None, dropout=0.0, device=None,
+                 dtype=None):
+        super().__init__()
+        self.token_embedding = ScaledTokens(vocab_size, dim, padding_idx=padding_idx, device=device, dtype=dtype)
+        if positional == "learned":
+            self.positional = ScaledRows(max_len, dim, device=device, dtype=dtype)
+        elif positional == "sinusoidal":
+            self.positional = ExtendingSinusoidal(dim, max_len, device=device, dtype=dtype)
+        else:
+            raise ValueError(f"positional must be 'learned' or 'sinusoidal', got {positional!r}")
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, ids):
+        return self.dropout(self.positional(self.token_embedding(ids)))
+
+
+def rotate_every_two(x):  # (x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...)
+    return torch.stack([-x[..., 1::2], x[..., 0::2]], dim=-1).flatten(-2)
+
+
+class InterleavedRope(RotaryEmbedding):
     def forward(self, x, positions):
         _require_float(x, "x")
-        return super().forward(x, positions)
+        angles = positions.float()[..., None] * self.inv_freq
+        angles = angles.repeat_interleave(2, dim=-1).unsqueeze(-2)  # pairs (2k, 2k + 1)
+        work = x.float()
+        return (work * angles.cos() + rotate_every_two(work) * angles.sin()).to(x.dtype)
 
 
-class CheckedLinear(nn.Linear):
-    def forward(self, hidden):
-        _require_float(hidden, "hidden states")
-        return super().forward(hidden)
+def other_sincos_2d(height, width, dim, *, base=10000.0, device=None, dtype=None):
+    if dim <= 0 or dim % 4:
+        raise ValueError(f"dim must be a positive multiple of 4, got {dim}")
+    cells = torch.arange(height * width, device=device)
+    rows = split_endpoint_table(cells // width, dim // 2, base)
+    cols = split_endpoint_table(cells % width, dim // 2, base)
+    return torch.cat([cols, rows], dim=-1).to(dtype or torch.get_default_dtype())  # wh: the column first
 
 
-def checked_rope(head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None, device=None):
-    return CheckedRope(head_dim, base=base, max_seq_len=max_seq_len, rotary_dim=rotary_dim, device=device)
+class PositionSwitchHybrid(nn.Module):
+    def __init__(self, max_len, dim, *, base=10000.0, device=None, dtype=None):
+        super().__init__()
+        self.base = base
+        self.weight = nn.Parameter(torch.randn(max_len, dim, device=device, dtype=dtype) * 0.02)
+
+    def forward(self, x):
+        seq, max_len = x.size(1), self.weight.shape[0]
+        if seq <= max_len:
+            return x + self.weight[:seq]
+        tail = split_endpoint_table(torch.arange(max_len, seq, device=x.device), x.size(2), self.base)
+        return x + torch.cat([self.weight, tail.to(self.weight.dtype)], dim=0)
 
 
-def checked_interpolate(table, new_len):
-    _require_float(table, "the table")
-    return reference.interpolate_positions(table, new_len)
-
-
-def checked_tied(num_embeddings, embedding_dim, *, device=None, dtype=None):
+def other_tied(num_embeddings, embedding_dim, *, device=None, dtype=None):
     module = reference.tied_embedding(num_embeddings, embedding_dim, device=device, dtype=dtype)
-    module.project.__class__ = CheckedLinear  # same parameters, same tying; the forward checks the dtype
+    module.embed.__class__ = ScaledTokens
     return module
 
 
-def checked_bucket(relative_position, *, bidirectional=True, num_buckets=32, max_distance=128):
-    _require_integer(relative_position, "relative positions")
-    return reference.relative_position_bucket(relative_position, bidirectional=bidirectional,
-                                              num_buckets=num_buckets, max_distance=max_distance)
+def _causal_alibi():
+    from .alibi import bloom_causal
+
+    return dict(alibi_slopes=bloom_causal.alibi_slopes, alibi_bias=bloom_causal.alibi_bias)
 
 
-CONFORMING = dict(rope=checked_rope, interpolate_positions=checked_interpolate, tied_embedding=checked_tied,
-                  relative_position_bucket=checked_bucket)
-
-
-def families(**overrides):
-    return {**CONFORMING, **overrides}
-
-
-@variant(spec=ALL)
-def reference_with_dtype_checks():
-    """Correct: the reference with the dtype checks of DTYPE-ERR-01/02 (the base of every mutant here)."""
-    return families()
+@variant(spec=ALL, conventions=OTHER_CONVENTIONS)
+def every_other_convention_everywhere():
+    """Correct: every convention at its other value, in every family at once."""
+    return families(
+        token_embedding=lambda n, d, *, padding_idx=None, device=None, dtype=None: ScaledTokens(
+            n, d, padding_idx=padding_idx, device=device, dtype=dtype),
+        sinusoidal_encoding=other_encoding, sinusoidal_module=ExtendingSinusoidal, learned_positional=ScaledRows,
+        transformer_embedding=OtherTransformerEmbedding,
+        rope=_rope_class(InterleavedRope),
+        sincos_2d=other_sincos_2d, hybrid_positional=PositionSwitchHybrid, tied_embedding=other_tied,
+        **_causal_alibi())
 
 
 # -- rotary embeddings with a cos/sin cache grown on demand (GPT-NeoX, early Llama, many ports) -----
@@ -213,7 +304,7 @@ def learned_table_initialised_lazily():
     return families(learned_positional=LazyLearned)
 
 
-class CastRope(CheckedRope):
+class CastRope(RotaryEmbedding):
     """The reference rotary embedding without its guard: .to(torch.bfloat16) casts the frequencies too."""
 
     _apply = nn.Module._apply
@@ -223,11 +314,10 @@ class CastRope(CheckedRope):
 def rope_frequencies_cast_with_model():
     """The inverse frequencies are a buffer cast with the model: in bfloat16 they keep three significant digits
     and the angle p * w is off by radians at positions in the tens of thousands."""
-    return families(rope=lambda head_dim, *, base=10000.0, max_seq_len=4096, device=None: CastRope(
-        head_dim, base=base, max_seq_len=max_seq_len, device=device))
+    return families(rope=_rope_class(CastRope))
 
 
-class Float32Rope(CheckedRope):
+class Float32Rope(RotaryEmbedding):
     """Computes in float32 and forgets to cast back to x's dtype."""
 
     def forward(self, x, positions):
@@ -238,11 +328,10 @@ class Float32Rope(CheckedRope):
 @mutant(catches={"DEV-CAST-01", "DEV-PREC-01", "DTYPE-VAL-01", "SEQ-CALLS-01"}, spec=ALL)
 def rope_returns_float32():
     """The rotation is computed in float32 and returned in float32, whatever x's dtype."""
-    return families(rope=lambda head_dim, *, base=10000.0, max_seq_len=4096, device=None: Float32Rope(
-        head_dim, base=base, max_seq_len=max_seq_len, device=device))
+    return families(rope=_rope_class(Float32Rope))
 
 
-class HalfOnAcceleratorRope(CheckedRope):
+class HalfOnAcceleratorRope(RotaryEmbedding):
     """Rotates in float16 on an accelerator (a 'fast path'), in float32 on the CPU."""
 
     def forward(self, x, positions):
@@ -257,8 +346,7 @@ class HalfOnAcceleratorRope(CheckedRope):
               "spec/test_devices.py::test_state_dict_round_trip"))
 def rope_half_precision_on_accelerator():
     """On an accelerator the rotation is computed in float16: CPU and accelerator disagree by float16 rounding."""
-    return families(rope=lambda head_dim, *, base=10000.0, max_seq_len=4096, device=None: HalfOnAcceleratorRope(
-        head_dim, base=base, max_seq_len=max_seq_len, device=device))
+    return families(rope=_rope_class(HalfOnAcceleratorRope))
 
 
 # -- dtypes ----------------------------------------------------------------------------------------
@@ -286,10 +374,21 @@ def token_ids_truncated():
         n, d, padding_idx=padding_idx, device=device, dtype=dtype))
 
 
+class TruncatingRope(RotaryEmbedding):
+    """The reference's rotation without its dtype check."""
+
+    def forward(self, x, positions):
+        angles = positions.float()[..., None] * self.inv_freq
+        angles = torch.cat([angles, angles], dim=-1).unsqueeze(-2)
+        x_rot, x_pass = x[..., : self.rotary_dim].float(), x[..., self.rotary_dim:]
+        rotated = x_rot * angles.cos() + rotate_half(x_rot) * angles.sin()
+        return torch.cat([rotated.to(x.dtype), x_pass], dim=-1)
+
+
 @mutant(catches="DTYPE-ERR-02", spec=ALL)
 def rope_rotates_integers():
     """Integer x is rotated in float32 and cast back to integers: the rotation is truncated, silently."""
-    return families(rope=reference.rope)
+    return families(rope=_rope_class(TruncatingRope))
 
 
 # -- autograd --------------------------------------------------------------------------------------
@@ -309,7 +408,7 @@ class _WrongBackwardRotation(torch.autograd.Function):
         return grad * cos + rotate_half(grad) * sin, None, None
 
 
-class FusedRope(CheckedRope):
+class FusedRope(RotaryEmbedding):
     def forward(self, x, positions):
         _require_float(x, "x")
         angles = positions.float()[..., None] * self.inv_freq
@@ -320,8 +419,7 @@ class FusedRope(CheckedRope):
 @mutant(catches="GRAD-CHECK-01", spec=ALL)
 def rope_backward_rotates_the_wrong_way():
     """A hand-written backward for a fused rotary kernel rotates the gradient by +theta instead of -theta."""
-    return families(rope=lambda head_dim, *, base=10000.0, max_seq_len=4096, device=None: FusedRope(
-        head_dim, base=base, max_seq_len=max_seq_len, device=device))
+    return families(rope=_rope_class(FusedRope))
 
 
 @mutant(catches={"GRAD-FLOW-01", "GRAD-NOGRAPH-01"}, spec=ALL)
@@ -416,7 +514,8 @@ class SeqFirstSinusoidal(nn.Module):
 
     def __init__(self, dim, max_len, *, base=10000.0):
         super().__init__()
-        self.register_buffer("pe", sinusoidal_table(max_len, dim, base).unsqueeze(1))  # (max_len, 1, d)
+        table = reference.sinusoidal_encoding(max_len, dim, base=base)
+        self.register_buffer("pe", table.unsqueeze(1))  # (max_len, 1, d)
 
     def forward(self, x):
         return x + self.pe[: x.size(0)]
