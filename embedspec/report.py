@@ -86,8 +86,12 @@ DEPENDS_ON = {
     "INTERP-*": ("INTERP-VAL-01",),
 }
 
-_HYPOTHESIS_NOTES = (
-    "Falsifying", "Draw ", "You can reproduce", "\nYou can reproduce", "You can add @seed", "Explanation:",
+# Hypothesis' note naming the failing inputs: "Falsifying example: f(...)" up to 6.16x,
+# "Failing test case: f(...)" since; explicit examples say "Falsifying/Failing explicit example".
+_FAILING_NOTES = ("Falsifying", "Failing test case", "Failing explicit example")
+_EXPLICIT_NOTES = ("Falsifying explicit", "Failing explicit")
+_HYPOTHESIS_NOTES = _FAILING_NOTES + (
+    "Draw ", "You can reproduce", "\nYou can reproduce", "You can add @seed", "Explanation:",
     "The test ", "(note: ", "Trying example", "Failed to reproduce", "Unreliable", "\nThis test function",
 )
 _BLOB = re.compile(r"@reproduce_failure\(.*?\)")
@@ -209,11 +213,11 @@ def _inputs_from_note(note, skip):
 def _inputs(exc, skip):
     """(how the inputs were found, the inputs as text) for one failure."""
     notes = list(getattr(exc, "__notes__", ()))
-    falsifying = next((n for n in notes if n.startswith("Falsifying")), None)
+    falsifying = next((n for n in notes if n.startswith(_FAILING_NOTES)), None)
     draws = [n for n in notes if n.startswith("Draw ")]
     recorded = getattr(exc, "embedspec_example", None)
     if falsifying is not None:
-        how = "an explicit @example" if falsifying.startswith("Falsifying explicit") else \
+        how = "an explicit @example" if falsifying.startswith(_EXPLICIT_NOTES) else \
             "Hypothesis' smallest failing example"
         text = _inputs_from_note(falsifying, skip)
         if text is None:
@@ -378,7 +382,7 @@ def failure_details(item, excinfo, longrepr=None):
         script = snippet(item, example, getattr(recorded, "embedspec_torch_seed", 0))
     except Exception as exc:  # a report must never break the run
         script = f"# (no snippet: {type(exc).__name__}: {exc})"
-    explicit = all(getattr(leaf, "__notes__", None) and any(n.startswith("Falsifying explicit") for n in leaf.__notes__)
+    explicit = all(getattr(leaf, "__notes__", None) and any(n.startswith(_EXPLICIT_NOTES) for n in leaf.__notes__)
                    for leaf in leaves)
     seed_line = None if explicit else _seed_line(item)
     reproduce = [command]

@@ -276,7 +276,7 @@ def _figure(panels, title):
         axes.set_xlabel("feature (column)")
         axes.set_ylabel("position (row)")
         figure.colorbar(image, ax=axes, shrink=0.85)
-    columns = int(width * 14)  # characters per line at this font size
+    columns = int(width * 11)  # characters per line at this font size
     figure.suptitle("\n".join(textwrap.fill(line, columns) for line in title.splitlines()), fontsize=10)
     return figure
 

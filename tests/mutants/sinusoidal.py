@@ -215,6 +215,27 @@ def module_extends_by_cycling():
     return dict(sinusoidal_module=module(beyond="cycle"))
 
 
+
+@mutant(catches=ALL_VALUES | {"SIN-BOUND-01", "SIN-NORM-01", "SIN-DOT-01", "SIN-ROW0-01"}, spec=SPEC)
+def table_scaled_by_sqrt_dim():
+    """The token embedding's sqrt(d) scale applied to the positional table too: entries reach sqrt(d)."""
+    return dict(sinusoidal_encoding=lambda n, d, *, base=10000.0: table(n, d, base) * math.sqrt(d))
+
+
+@mutant(catches=ALL_VALUES | {"SIN-PREFIX-01", "SIN-ROT-01", "SIN-DOT-01"}, spec=SPEC)
+def positions_from_linspace():
+    """Positions made with torch.linspace(0, N, N) instead of arange(N): position p becomes p * N / (N - 1), so a
+    position's encoding depends on the table's length."""
+    def sinusoidal_encoding(num_positions, dim, *, base=10000.0):
+        exact = table(num_positions, dim, base, out_dtype=torch.float64)
+        if num_positions < 2:
+            return exact.float()
+        half = dim // 2
+        freqs = torch.exp(-2 * torch.arange(half, dtype=torch.float64) / dim * math.log(base))
+        angles = torch.linspace(0, num_positions, num_positions, dtype=torch.float64)[:, None] * freqs
+        return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(num_positions, dim).float()
+    return dict(sinusoidal_encoding=sinusoidal_encoding)
+
 @mutant(catches="SINMOD-ODD-01", spec=MODULE_SPEC)
 def module_accepts_odd_dim():
     """The module zero-pads an odd d instead of rejecting it."""
