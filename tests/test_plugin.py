@@ -112,7 +112,11 @@ def test_console_script(pytester):
     pytester.makepyfile(my_impl=GOOD)
     result = pytester.run("embedspec", "--impl=my_impl", "-q")
     assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["*passed*skipped*"])
+    # the verdict table, then the path of the JSON report, written by default
+    result.stdout.fnmatch_lines(["*passed*skipped*", "*embedspec verdict: my_impl*",
+                                 "token_embedding *conformant", "*not provided*",
+                                 f"JSON report: {pytester.path / 'embedspec-report.json'}"])
+    assert '"status": "complete"' in (pytester.path / "embedspec-report.json").read_text()
 
 
 def test_console_script_fails_on_failure(pytester):
