@@ -216,6 +216,9 @@ def _inputs(exc, skip):
     falsifying = next((n for n in notes if n.startswith(_FAILING_NOTES)), None)
     draws = [n for n in notes if n.startswith("Draw ")]
     recorded = getattr(exc, "embedspec_example", None)
+    if any(n.startswith("state = ") for n in notes):  # a state machine: its program is the input
+        steps = [" ".join(n.split()) for n in notes if n.startswith(("state.", "Draw ")) and n != "state.teardown()"]
+        return "Hypothesis' shortest failing sequence of calls", _clip("; ".join(steps), chars=800, lines=8)
     if falsifying is not None:
         how = "an explicit @example" if falsifying.startswith(_EXPLICIT_NOTES) else \
             "Hypothesis' smallest failing example"

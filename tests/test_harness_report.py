@@ -98,3 +98,15 @@ def test_report_file_is_written_atomically(tmp_path):
     jsonreport.write_atomically(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 2}
     assert [p.name for p in path.parent.iterdir()] == ["report.json"]
+
+
+def test_a_state_machine_counterexample_is_its_program():
+    exc = AssertionError("off")
+    for note in ["Failing test case: <state machine>", "state = CallSequence_rope()", "state.build(config={'a': 1})",
+                 "Draw 1 (length): 2", "state.call(data=data(...), dtype=torch.float16)",
+                 "state.call_again_in_another_dtype(dtype=torch.float64)", "state.teardown()"]:
+        exc.add_note(note)
+    how, text = report._inputs(exc, set())
+    assert how == "Hypothesis' shortest failing sequence of calls"
+    assert text == ("state.build(config={'a': 1}); Draw 1 (length): 2; state.call(data=data(...), dtype=torch.float16); "
+                    "state.call_again_in_another_dtype(dtype=torch.float64)")

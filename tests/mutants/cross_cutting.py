@@ -105,21 +105,16 @@ class ScaledRows(nn.Module):
         return x + self.weight[positions] * self.weight.shape[1] ** -0.5
 
 
-class OtherTransformerEmbedding(nn.Module):
-    def __init__(self, vocab_size, dim, max_len, *, positional="learned", padding_idx=None, dropout=0.0, device=None,
-                 dtype=None):
-        super().__init__()
-        self.token_embedding = ScaledTokens(vocab_size, dim, padding_idx=padding_idx, device=device, dtype=dtype)
-        if positional == "learned":
-            self.positional = ScaledRows(max_len, dim, device=device, dtype=dtype)
-        elif positional == "sinusoidal":
-            self.positional = ExtendingSinusoidal(dim, max_len, device=device, dtype=dtype)
-        else:
-            raise ValueError(f"positional must be 'learned' or 'sinusoidal', got {positional!r}")
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, ids):
-        return self.dropout(self.positional(self.token_embedding(ids)))
+def other_transformer_embedding(vocab_size, dim, max_len, *, positional="learned", padding_idx=None, dropout=0.0,
+                                device=None, dtype=None):
+    """The reference's sum and single dropout, with the parts in the other conventions."""
+    module = reference.transformer_embedding(vocab_size, dim, max_len, positional=positional, padding_idx=padding_idx,
+                                             dropout=dropout, device=device, dtype=dtype)
+    module.token_embedding = ScaledTokens(vocab_size, dim, padding_idx=padding_idx, device=device, dtype=dtype)
+    parts = {"learned": ScaledRows, "sinusoidal": ExtendingSinusoidal}
+    module.positional = parts[positional](*((max_len, dim) if positional == "learned" else (dim, max_len)),
+                                          device=device, dtype=dtype)
+    return module
 
 
 def rotate_every_two(x):  # (x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...)
@@ -177,7 +172,7 @@ def every_other_convention_everywhere():
         token_embedding=lambda n, d, *, padding_idx=None, device=None, dtype=None: ScaledTokens(
             n, d, padding_idx=padding_idx, device=device, dtype=dtype),
         sinusoidal_encoding=other_encoding, sinusoidal_module=ExtendingSinusoidal, learned_positional=ScaledRows,
-        transformer_embedding=OtherTransformerEmbedding,
+        transformer_embedding=other_transformer_embedding,
         rope=_rope_class(InterleavedRope),
         sincos_2d=other_sincos_2d, hybrid_positional=PositionSwitchHybrid, tied_embedding=other_tied,
         **_causal_alibi())
