@@ -124,7 +124,6 @@ def _generation_independent_of_imported_modules():
 
 
 def pytest_configure(config):
-    _generation_independent_of_imported_modules()
     config.addinivalue_line("markers", "embedspec_family(name): the property belongs to a family (set automatically)")
     # An implementation named explicitly is loaded at once, so that a bad one is a usage error
     # before anything runs; the default is loaded only when the specification is collected.
@@ -182,7 +181,8 @@ def embedspec_implementation(request):
 def pytest_collection_modifyitems(config, items):
     spec_items = [item for item in items if is_spec_module_name(getattr(item.module, "__name__", ""))]
     if not spec_items:
-        return
+        return  # a user's own suite: its Hypothesis generation is left as it is
+    _generation_independent_of_imported_modules()
     import torch
 
     torch.set_num_threads(1)  # one thread per worker: xdist provides the parallelism
