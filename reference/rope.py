@@ -28,10 +28,11 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None, device=None):
         super().__init__()
-        rotary_dim = head_dim if rotary_dim is None else rotary_dim
-        if head_dim <= 0 or head_dim % 2 != 0:
-            raise ValueError(f"head_dim must be a positive even number, got {head_dim}")
-        if rotary_dim <= 0 or rotary_dim % 2 != 0 or rotary_dim > head_dim:
+        if rotary_dim is None:  # rotate every feature
+            if head_dim <= 0 or head_dim % 2 != 0:
+                raise ValueError(f"head_dim must be a positive even number, got {head_dim}")
+            rotary_dim = head_dim
+        elif rotary_dim <= 0 or rotary_dim % 2 != 0 or rotary_dim > head_dim:
             raise ValueError(f"rotary_dim must be a positive even number <= head_dim {head_dim}, got {rotary_dim}")
         self.rotary_dim, self.max_seq_len = rotary_dim, max_seq_len
         exponent = torch.arange(0, rotary_dim, 2, dtype=torch.float64, device=device) / rotary_dim

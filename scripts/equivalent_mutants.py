@@ -13,6 +13,12 @@ _INIT = ("the contract leaves the initial values of a learned table free (only i
 _CLASS_DEFAULT = ("a default of the class that the factory never uses: the factory always passes this argument "
                   "explicitly, and the contract reaches the class only through the factory")
 
+_ZERO_WIDTH = ("lets a width of 0 through (rotating or encoding no features: an empty result instead of an error), which the "
+               "contract leaves free: it rejects odd widths only")
+_ONE_IS_ODD = "rejects 1 as well, which is odd and rejected by the parity test with the same error"
+_NO_CACHE = ("the reference forms its angles in every call and keeps no cache, so max_seq_len changes nothing it computes "
+             "(ROPE-BEYOND-01 accepts the exact rotation at any position)")
+
 EQUIVALENT = {
     # sinusoidal.py
     "sinusoidal.py:sinusoidal_encoding: 0 -> 1":
@@ -58,4 +64,87 @@ EQUIVALENT = {
     "hybrid.py:HybridPositionalEmbedding.__init__: 0.0 -> -1.0": _INIT,
     "hybrid.py:HybridPositionalEmbedding.__init__: 0.02 -> 1.02": _INIT,
     "hybrid.py:HybridPositionalEmbedding.__init__: 0.02 -> 0.002": _INIT,
+    # learned_2d.py (the patterns of learned_positional.py)
+    "learned_2d.py:Learned2DPositionalEmbedding.__init__: False -> True": _CLASS_DEFAULT,
+    "learned_2d.py:Learned2DPositionalEmbedding.__init__: nn.init.normal_(weight, mean=0.0, std=0.02) -> "
+    "nn.init.normal_(weight, std=0.02)": _INIT,
+    "learned_2d.py:Learned2DPositionalEmbedding.__init__: nn.init.normal_(weight, mean=0.0, std=0.02) -> "
+    "nn.init.normal_(weight, mean=0.0)": _INIT,
+    "learned_2d.py:Learned2DPositionalEmbedding.__init__: 0.0 -> 1.0": _INIT,
+    "learned_2d.py:Learned2DPositionalEmbedding.__init__: 0.0 -> -1.0": _INIT,
+    "learned_2d.py:Learned2DPositionalEmbedding.__init__: 0.02 -> 1.02": _INIT,
+    "learned_2d.py:Learned2DPositionalEmbedding.__init__: 0.02 -> 0.002": _INIT,
+    # relative_bucket.py
+    "relative_bucket.py:relative_position_bucket: (relative_position > 0).to(relative_position.dtype) -> "
+    "relative_position > 0":
+        "a bool tensor times an int is an int64 tensor, and adding it in place into the integer buckets gives the same "
+        "values as the cast first",
+    "relative_bucket.py:relative_position_bucket: n < max_exact -> n <= max_exact":
+        "at n = max_exact the log branch gives max_exact + trunc(log(1) ...) = max_exact, the same bucket",
+    "relative_bucket.py:relative_position_bucket: n.float() -> n":
+        "an integer tensor divided by an int is already float32 (true division in the default dtype), the same "
+        "numbers as n.float() / max_exact",
+    # rope.py
+    "rope.py:RotaryEmbedding.__init__: 10000.0 -> 10001.0": _CLASS_DEFAULT,
+    "rope.py:RotaryEmbedding.__init__: 10000.0 -> 1000.0": _CLASS_DEFAULT,
+    "rope.py:RotaryEmbedding.__init__: 4096 -> 4097": _CLASS_DEFAULT,
+    "rope.py:RotaryEmbedding.__init__: 4096 -> 4095": _CLASS_DEFAULT,
+    "rope.py:rope: 4096 -> 4097": _NO_CACHE,
+    "rope.py:rope: 4096 -> 4095": _NO_CACHE,
+    "rope.py:rope: RotaryEmbedding(head_dim, base=base, max_seq_len=max_seq_len, rotary_dim=rotary_dim, de... -> "
+    "RotaryEmbedding(head_dim, base=base, rotary_dim=rotary_dim, device=device)": _NO_CACHE,
+    "rope.py:RotaryEmbedding.__init__: head_dim <= 0 -> head_dim < 0": _ZERO_WIDTH,
+    "rope.py:RotaryEmbedding.__init__: 0 -> 1": _ONE_IS_ODD,
+    "rope.py:RotaryEmbedding.__init__: 0 -> -1": _ZERO_WIDTH,
+    "rope.py:RotaryEmbedding.__init__: rotary_dim <= 0 -> rotary_dim < 0": _ZERO_WIDTH,
+    "rope.py:RotaryEmbedding.__init__: 0 -> 1 #3": _ONE_IS_ODD,
+    "rope.py:RotaryEmbedding.__init__: 0 -> -1 #3": _ZERO_WIDTH,
+    "rope.py:RotaryEmbedding.__init__: torch.arange(0, rotary_dim, 2, dtype=torch.float64, device=device) -> "
+    "torch.arange(0, rotary_dim, 2, device=device)":
+        "inv_freq formed in float32 (as Llama's is) is within 2 ulp of the rounded float64 value: an angle error far "
+        "inside the float32 angle budget the contract grants (ROPE-PREC-01: 4 eps32 (p w + 2))",
+    "rope.py:RotaryEmbedding.__init__: torch.float64 -> torch.float32":
+        "the same as above: inv_freq formed in float32 is within the float32 angle budget",
+    "rope.py:RotaryEmbedding.__init__: (1.0 / base ** exponent).float() -> 1.0 / base ** exponent":
+        "inv_freq kept in float64: the angles are then formed in float64, more accurate than the float32 the "
+        "contract requires, and _apply keeps that buffer's dtype through casts",
+    "rope.py:RotaryEmbedding.__init__: self.register_buffer('inv_freq', inv_freq, persistent=False) -> "
+    "self.register_buffer('inv_freq', inv_freq)":
+        "inv_freq saved in the state_dict too: whether a derived buffer is persistent is left free by the contract "
+        "(DEV-STATE-01's round trip works either way; older transformers releases saved it)",
+    "rope.py:RotaryEmbedding.__init__: False -> True":
+        "persistent=True: the same as dropping the keyword (see above)",
+    "rope.py:RotaryEmbedding._apply: True -> False":
+        "the default of recurse: nn.Module.to() and .half() call _apply(fn) and RotaryEmbedding has no child modules, "
+        "so recursing or not reaches the same tensors",
+    "rope.py:RotaryEmbedding.forward: positions.float() -> positions":
+        "integer positions times the float32 inv_freq are promoted to float32: the same product",
+    "rope.py:RotaryEmbedding.forward: x[..., :self.rotary_dim].float() -> x[..., :self.rotary_dim]":
+        "x times the float32 cos and sin is promoted to float32 for half inputs (the same arithmetic) and to float64 "
+        "for float64 inputs (more accurate than required)",
+    # alibi.py
+    "alibi.py:alibi_bias: raise ValueError(f'q_len {q_len} exceeds k_len {k_len}') -> pass":
+        "the contract specifies alibi_bias for q_len <= k_len; past it, the reference without the check returns the "
+        "bias of the same position rule (query row r at k_len - q_len + r, now negative), which the contract leaves "
+        "free",
+    "alibi.py:alibi_bias: f'q_len {q_len} exceeds k_len {k_len}' -> 'q_len exceeds k_len '":
+        "the message of the check above, for an input the contract leaves free",
+    # sincos_2d.py
+    "sincos_2d.py:sincos_2d: dim <= 0 -> dim < 0": _ZERO_WIDTH,
+    "sincos_2d.py:sincos_2d: 0 -> 1": "`dim <= 1`: the integers it adds are not multiples of 4 and are rejected anyway",
+    "sincos_2d.py:sincos_2d: 0 -> -1": _ZERO_WIDTH,
+    # interpolate.py
+    "interpolate.py:interpolate_positions: 0 -> 1":
+        "`new_len <= 1` also rejects new_len = 1 with a documented error naming it: a single row has no grid spacing, "
+        "and the contract leaves that case free",
+    "interpolate.py:interpolate_positions: resampled.squeeze(0).T.contiguous() -> resampled.squeeze(0).T":
+        "the same values in a transposed layout: the contract asks for the resampled table, not a memory layout",
+    # tied.py
+    "tied.py:TiedEmbedding.__init__: Projection(embedding_dim, num_embeddings, bias=False, device=device, dtype=dtype) "
+    "-> Projection(embedding_dim, num_embeddings, bias=False, dtype=dtype)":
+        "the projection's own weight is replaced by the embedding's in the constructor (tie_weights): no tensor the "
+        "module holds is made there",
+    "tied.py:TiedEmbedding.__init__: Projection(embedding_dim, num_embeddings, bias=False, device=device, dtype=dtype) "
+    "-> Projection(embedding_dim, num_embeddings, bias=False, device=device)":
+        "the same: the weight made in the default dtype is replaced by the embedding's before the constructor returns",
 }

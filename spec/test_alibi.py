@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from . import oracles_relative as oracles
 from . import tolerances
-from .calls import assert_close, build
+from .calls import assert_close, assert_raises_naming, build
 
 F32, F64 = torch.float32, torch.float64
 
@@ -157,3 +157,11 @@ def test_depends_only_on_offset(alibi_bias, conventions, first, second):
         assert_close(bias, expected, atol=2 * _atol(reach),
                      what=f"bias ({num_heads}, {q_len}, {k_len}) against the same offsets in "
                           f"({num_heads}, {reach}, {reach})")
+
+
+@given(num_heads=st.integers(-64, 0))
+@example(num_heads=0)
+@example(num_heads=-1)
+def test_no_heads_rejected(alibi_slopes, num_heads):
+    """ALIBI-ERR-01: a head count of zero or less raises a documented error naming it: there is no head to give a slope, and the slope rule (log2 of the head count) is undefined there."""
+    assert_raises_naming(lambda: build(alibi_slopes, num_heads), num_heads, what=f"alibi_slopes({num_heads})")

@@ -106,6 +106,29 @@ def test_moves_with_module(family, embedspec_implementation, conventions, embeds
 
 
 @over_families
+def test_built_on_requested_device(family, embedspec_implementation, conventions, embedspec_device):
+    """DEV-BUILD-01: a factory given device= builds there, not on the default device: every parameter and buffer of the module it returns, or the table it computes, is on the requested device (meta, on a CPU-only machine)."""
+    factory = embedspec_implementation.factory(family.name)
+    if not _accepts(factory, "device"):
+        excluded_at_runtime("the factory takes no device= keyword: its result is moved with .to(), which DEV-MOVE-01 "
+                            "checks")
+    target = "meta" if embedspec_device == "cpu" else embedspec_device
+    for config in family.configs:
+        built = family.make(factory, config, conventions, device=target)
+        what = _what(family, config, f"built with device={target!r}, the default device being the CPU")
+        if isinstance(built, nn.Module):
+            held = [*built.named_parameters(), *built.named_buffers()]
+            elsewhere = [f"{name} on {tensor.device}" for name, tensor in held
+                         if tensor.device.type != torch.device(target).type]
+            assert not elsewhere, f"{what}: {', '.join(elsewhere)}"
+        elif family.kind == "table":
+            out = family.run(built, ())
+            assert out.device.type == torch.device(target).type, f"{what}: the table is on {out.device}"
+        else:
+            excluded_at_runtime("a plain callable, not a module: it holds no tensors to place")
+
+
+@over_families
 def test_casts_with_module(family, embedspec_implementation, conventions, embedspec_device):
     """DEV-CAST-01: .to(dtype), .half(), .double() cast every parameter and everything the module computes with: for inputs in the new dtype the output is in that dtype and matches the float64 oracle within that dtype's tolerance."""
     factory = embedspec_implementation.factory(family.name)

@@ -4,7 +4,9 @@ The contract's meaning is the tutorial's: linear interpolation between linspace(
 grids on both sides, i.e. align_corners=True: output row k samples the table at
 coordinate k * (L - 1) / (new_len - 1), so the first and last rows map onto the first
 and last rows. An align_corners=False resampler (half-pixel centres, as
-F.interpolate's default) is a different map and does not conform. new_len >= 2.
+F.interpolate's default) is a different map and does not conform. Values are
+specified for new_len >= 2 (a single row has no grid spacing, so which row it
+samples is left free); new_len <= 0 is an error (INTERP-ERR-01).
 
 Tolerance. Each output is (1 - t) a + t b, with t the fractional part of the
 coordinate c = k (L - 1) / (new_len - 1). Formed in float32, c carries an absolute
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 from . import oracles_relative as oracles
 from . import strategies as sts
 from . import tolerances
-from .calls import assert_close
+from .calls import assert_close, assert_raises_naming
 
 F32, F64 = torch.float32, torch.float64
 
@@ -107,3 +109,13 @@ def test_reproduces_a_line(interpolate_positions, length, new_len, dim, seed):
     expected = a.to(F64) + coordinate * b.to(F64)
     assert_close(_resample(interpolate_positions, table, new_len), expected, atol=_atol(table),
                  what=f"a line over {length} positions resampled to {new_len}")
+
+
+@given(new_len=st.integers(-64, 0), length=lengths(), dim=st.integers(1, 4), seed=sts.seeds())
+@example(new_len=0, length=4, dim=2, seed=0)
+@example(new_len=-1, length=4, dim=2, seed=0)
+def test_nonpositive_length_rejected(interpolate_positions, new_len, length, dim, seed):
+    """INTERP-ERR-01: resampling to a length of zero or less raises a documented error naming that length, never an empty table or a backend failure."""
+    table = sts.randn((length, dim), seed)
+    assert_raises_naming(lambda: interpolate_positions(table, new_len), new_len,
+                         what=f"a ({length}, {dim}) table resampled to {new_len}")

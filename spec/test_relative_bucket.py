@@ -16,7 +16,7 @@ The strategy's ranges below contain such settings.
 """
 
 import torch
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from . import oracles_relative as oracles
@@ -171,3 +171,30 @@ def test_integer_buckets_in_range(relative_position_bucket, settings, shape, see
     bad = (out < 0) | (out >= num_buckets)
     if bad.any():
         raise AssertionError(f"{settings}: " + _first_bad(rp, bad, out, lambda i: f"a bucket in [0, {num_buckets})"))
+
+
+DEFAULTS = {"bidirectional": True, "num_buckets": 32, "max_distance": 128}  # the contract's signature
+
+
+@given(settings=bucket_settings(), passed=st.sets(st.sampled_from(sorted(DEFAULTS)), max_size=2))
+@example(settings=(True, 32, 128), passed=set())
+@example(settings=(False, 32, 128), passed={"bidirectional"})  # unidirectional: all 32 buckets in one direction
+@example(settings=(True, 64, 128), passed={"num_buckets"})
+def test_defaults_are_t5s(relative_position_bucket, settings, passed):
+    """T5B-DEFAULT-01: a keyword left out takes T5's default from the contract's signature (bidirectional=True, num_buckets=32, max_distance=128): the buckets are those of the same call with the default passed explicitly."""
+    effective = {**DEFAULTS, **{k: v for k, v in zip(("bidirectional", "num_buckets", "max_distance"), settings)
+                                if k in passed}}
+    _, exact = _half_and_exact(effective["bidirectional"], effective["num_buckets"])
+    assume(effective["max_distance"] > exact)
+    rp = _every_distance(effective["max_distance"])
+    explicit = _buckets(relative_position_bucket, rp, *(effective[k] for k in ("bidirectional", "num_buckets",
+                                                                                "max_distance")))
+    out = relative_position_bucket(rp.clone(), **{k: effective[k] for k in passed})
+    assert isinstance(out, torch.Tensor), f"returned a {type(out).__name__}, not a tensor"
+    bad = out.to(torch.int64) != explicit.to(torch.int64)
+    if bad.any():
+        left_out = ", ".join(f"{k}={v!r}" for k, v in DEFAULTS.items() if k not in passed)
+        called = ", ".join(f"{k}={effective[k]!r}" for k in sorted(passed)) or "no keyword"
+        raise AssertionError(f"called with {called}, leaving {left_out} to the defaults: "
+                             + _first_bad(rp, bad, out, lambda i: f"{int(explicit[i])} (the bucket with every "
+                                                                  f"keyword passed)"))

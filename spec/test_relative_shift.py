@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from . import oracles, oracles_extra
 from . import strategies as sts
 from . import tolerances
-from .calls import DOCUMENTED_ERRORS, assert_close, assert_equal
+from .calls import DOCUMENTED_ERRORS, assert_close, assert_equal, names_value
 
 F32, F64 = torch.float32, torch.float64
 
@@ -159,9 +159,6 @@ def test_gradient_routes_through_band(relative_shift, lead, q_len, memory, seed)
     assert_equal(grad, oracles_extra.relative_shift_gradient(upstream), what="scores.grad through the band")
 
 
-def _names(message, value):
-    return re.search(rf"(?<![0-9.]){re.escape(str(value))}(?![0-9])", message) is not None
-
 
 @given(k_len=st.integers(1, 40), excess=st.integers(1, 40), seed=sts.seeds())
 @example(k_len=7, excess=1, seed=0)  # q_len = k_len + 1
@@ -174,10 +171,36 @@ def test_more_queries_than_keys_raises(relative_shift, k_len, excess, seed):
         result = relative_shift(scores)
     except DOCUMENTED_ERRORS as exc:
         missing = [f"{name} {value}" for name, value in (("q_len", q_len), ("k_len", k_len))
-                   if not _names(str(exc), value)]
+                   if not names_value(str(exc), value)]
         assert not missing, f"{type(exc).__name__}({str(exc)!r}) does not name {' and '.join(missing)}"
         return
     except Exception as exc:
         raise AssertionError(f"q_len {q_len} > k_len {k_len}: raised {type(exc).__name__}, not a documented "
                              f"ValueError, IndexError or TypeError: {exc}") from None
     raise AssertionError(f"q_len {q_len} > k_len {k_len}: no error; returned shape {tuple(result.shape)}")
+
+
+def _names_shape(message, shape):
+    """The message gives the shape, as a tuple or a list, or the number of dimensions ("1-D", "1 dim", "ndim 1")."""
+    ndim = len(shape)
+    return (str(tuple(shape)) in message or str(list(shape)) in message
+            or re.search(rf"(?<![0-9]){ndim}[- ]?d\b|(?<![0-9]){ndim} dim|dim\w*\W+{ndim}(?![0-9])", message,
+                         re.IGNORECASE) is not None)
+
+
+@given(length=st.integers(2, 40), seed=sts.seeds())
+@example(length=7, seed=0)
+def test_fewer_than_two_dims_raises(relative_shift, length, seed):
+    """RSHIFT-ERR-02: scores with fewer than two dimensions (no query-by-key grid to shift) raise a documented error naming the shape, not a bare unpacking or indexing failure."""
+    scores = sts.randn((length,), seed)
+    try:
+        result = relative_shift(scores)
+    except DOCUMENTED_ERRORS as exc:
+        assert _names_shape(str(exc), scores.shape), (
+            f"scores of shape {tuple(scores.shape)}: {type(exc).__name__}({str(exc)!r}) names neither the shape "
+            f"nor the number of dimensions")
+        return
+    except Exception as exc:
+        raise AssertionError(f"scores of shape {tuple(scores.shape)}: raised {type(exc).__name__}, not a documented "
+                             f"ValueError, IndexError or TypeError: {exc}") from None
+    raise AssertionError(f"scores of shape {tuple(scores.shape)}: no error; returned {type(result).__name__}")

@@ -366,3 +366,30 @@ def test_partial_rotary_dim(rope, conventions, case, rotary):
     _assert_rotation(out[..., :rotary_dim], oracles.rope(x[..., :rotary_dim], positions, pairing=pairing),
                      _bound(x[..., :rotary_dim], positions, pairing), positions,
                      what=f"the first rotary_dim = {rotary_dim} features")
+
+
+@st.composite
+def illegal_rotary_dims(draw):
+    """(head_dim, rotary_dim): an even head_dim and a rotary_dim that is odd, past head_dim, or negative."""
+    head_dim = draw(st.integers(1, 16).map(lambda k: 2 * k))
+    rotary_dim = draw(st.one_of(sts.odd_dims(max_value=head_dim - 1),
+                                st.integers(head_dim + 1, 2 * head_dim + 2),
+                                st.integers(-2 * head_dim, -1)))
+    return head_dim, rotary_dim
+
+
+@given(dims=illegal_rotary_dims())
+@example(dims=(8, 3))  # odd: a feature without a partner
+@example(dims=(8, 10))  # more features than the head has
+@example(dims=(8, -2))
+def test_illegal_rotary_dim_rejected(rope, dims):
+    """ROPE-ROTDIM-02: a rotary_dim (where the factory accepts it) that is odd, larger than head_dim or negative is rejected with a documented error naming it, never silently clamped to a legal one."""
+    if not _accepts_rotary_dim(rope):
+        pytest.skip("the rope factory takes no rotary_dim")
+    head_dim, rotary_dim = dims
+
+    def construct_and_call():
+        f = _rope(rope, head_dim, rotary_dim=rotary_dim)
+        return f(torch.zeros(1, 2, 1, head_dim), torch.arange(2))
+
+    assert_raises_naming(construct_and_call, rotary_dim, what=f"rotary_dim {rotary_dim} with head_dim {head_dim}")

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from . import oracles
 from . import strategies as sts
-from .calls import assert_close, assert_raises_naming, build
+from .calls import DOCUMENTED_ERRORS, assert_close, assert_raises_naming, build, names_value
 
 F32, F64 = torch.float32, torch.float64
 
@@ -92,21 +92,28 @@ def test_batch_invariance(token_embedding, vocab, dim, batch, seq, seed):
         assert_close(together[b], module(ids[b]).to(F64), atol=0.0, what=f"sequence {b} in the batch versus alone")
 
 
-@given(vocab=st.integers(1, 12), dim=st.integers(1, 4), excess=st.integers(0, 1000))
-@example(vocab=5, dim=2, excess=0)
-def test_out_of_range_id_raises(token_embedding, vocab, dim, excess):
+def _ids_holding(bad, alone):
+    """``bad`` alone as a 0-d tensor (a single id, as in one decoding step), or after a valid id."""
+    return torch.tensor(bad) if alone else torch.tensor([0, bad])
+
+
+@given(vocab=st.integers(1, 12), dim=st.integers(1, 4), excess=st.integers(0, 1000), alone=st.booleans())
+@example(vocab=5, dim=2, excess=0, alone=False)
+@example(vocab=5, dim=2, excess=0, alone=True)
+def test_out_of_range_id_raises(token_embedding, vocab, dim, excess, alone):
     """TOK-ERR-01: an id >= num_embeddings raises a documented error (IndexError, ValueError or TypeError) whose message names the id, never a silent clamp or wrap."""
     module = build(token_embedding, vocab, dim)
     bad = vocab + excess
-    assert_raises_naming(lambda: module(torch.tensor([0, bad])), bad, what=f"id {bad} with {vocab} rows")
+    assert_raises_naming(lambda: module(_ids_holding(bad, alone)), bad, what=f"id {bad} with {vocab} rows")
 
 
-@given(vocab=st.integers(1, 12), dim=st.integers(1, 4), bad=st.integers(-1000, -1))
-@example(vocab=5, dim=2, bad=-1)
-def test_negative_id_raises(token_embedding, vocab, dim, bad):
+@given(vocab=st.integers(1, 12), dim=st.integers(1, 4), bad=st.integers(-1000, -1), alone=st.booleans())
+@example(vocab=5, dim=2, bad=-1, alone=False)
+@example(vocab=5, dim=2, bad=-1, alone=True)
+def test_negative_id_raises(token_embedding, vocab, dim, bad, alone):
     """TOK-ERR-02: a negative id raises a documented error whose message names it, never a Python-style index from the end."""
     module = build(token_embedding, vocab, dim)
-    assert_raises_naming(lambda: module(torch.tensor([0, bad])), bad, what=f"id {bad}")
+    assert_raises_naming(lambda: module(_ids_holding(bad, alone)), bad, what=f"id {bad}")
 
 
 @given(vocab=st.integers(1, 12), dim=st.integers(1, 4), dtype=st.sampled_from([torch.float32, torch.float64,
@@ -116,3 +123,20 @@ def test_float_ids_raise(token_embedding, vocab, dim, dtype):
     module = build(token_embedding, vocab, dim)
     assert_raises_naming(lambda: module(torch.zeros(3, dtype=dtype)), ("float", "half", "double"),
                          what=f"ids of dtype {dtype}")
+
+
+@given(vocab=st.integers(2, 12), dim=st.integers(1, 4), ids=st.lists(st.integers(0, 1), min_size=1, max_size=4))
+@example(vocab=5, dim=2, ids=[1, 0])
+def test_ids_not_a_tensor(token_embedding, vocab, dim, ids):
+    """TOK-ERR-04: ids given as a Python list, not a tensor, either raise a documented error naming their type or are looked up as the tensor torch.tensor(ids) would be, never failing with an unrelated AttributeError."""
+    module = build(token_embedding, vocab, dim)
+    try:
+        out = module(list(ids))
+    except DOCUMENTED_ERRORS as exc:
+        assert names_value(str(exc), "list"), (
+            f"ids {ids!r} (a list): {type(exc).__name__}({str(exc)!r}) does not name the type list")
+        return
+    except Exception as exc:
+        raise AssertionError(f"ids {ids!r} (a list): raised {type(exc).__name__}, not a documented ValueError, "
+                             f"IndexError or TypeError: {exc}") from None
+    assert_close(out, module(torch.tensor(ids)).to(F64), atol=0.0, what=f"ids {ids!r} given as a list")

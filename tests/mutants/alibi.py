@@ -28,6 +28,8 @@ def slopes_list(n, *, rule="paper", first=1, sign=1):
 
 def slopes(**knobs):
     def alibi_slopes(num_heads):
+        if num_heads <= 0:
+            raise ValueError(f"num_heads must be positive, got {num_heads}")
         values = torch.tensor(slopes_list(num_heads, **{k: v for k, v in knobs.items() if k != "order"}))
         return values.flip(0) if knobs.get("order") == "ascending" else values
     return alibi_slopes
@@ -131,3 +133,10 @@ def mpt_causal():
 def symmetric_form_declared_causal():
     """Correct: the symmetric form is also a causal one (its entries j <= i are -m (i - j))."""
     return family()
+
+
+@mutant(catches="ALIBI-ERR-01", spec=SPEC)
+def paper_slopes_without_a_guard():
+    """The paper's get_slopes called as published, with no check of the head count: 0 heads fails inside
+    math.log2 with "math domain error", which names nothing."""
+    return dict(alibi_slopes=lambda num_heads: torch.tensor(slopes_list(num_heads)))

@@ -13,6 +13,7 @@ from torch import nn
 
 import embedspec.reference as reference
 from embedspec import optin
+from embedspec.reference.learned_positional import LearnedPositionalEmbedding
 from embedspec.reference.rope import RotaryEmbedding, rotate_half
 from embedspec.reference.token_embedding import TokenEmbedding, check_ids
 
@@ -244,6 +245,15 @@ def rope_with_growing_cache():
 def rope_cache_on_default_device():
     """The cos/sin cache is built from a bare torch.arange, on the default device, not the input's."""
     return families(rope=cached_rope(bug="default_device"))
+
+
+@mutant(catches="DEV-BUILD-01", spec=ALL)
+def learned_table_ignores_device():
+    """The factory takes device= but makes its table with torch.empty(max_len, dim, dtype=dtype): built on the meta
+    device to load a sharded checkpoint, or on a GPU, the table is allocated on the CPU."""
+    def learned_positional(max_len, dim, *, device=None, dtype=None):
+        return LearnedPositionalEmbedding(max_len, dim, dtype=dtype)
+    return families(learned_positional=learned_positional)
 
 
 @mutant(catches="SEQ-CALLS-01", spec=ALL)

@@ -8,8 +8,15 @@ from .catalogue import mutant, variant
 SPEC = "spec/test_interpolate.py"
 
 
-def resample(mode="linear", align_corners=True):
+def check_length(new_len):
+    if new_len <= 0:
+        raise ValueError(f"new_len must be positive, got {new_len}")
+
+
+def resample(mode="linear", align_corners=True, check=True):
     def interpolate_positions(table, new_len):
+        if check:
+            check_length(new_len)
         columns = table.T.unsqueeze(0)  # (1, dim, L)
         if mode == "bicubic":  # timm's resample_abs_pos_embed, on a (L, 1) "image"
             out = F.interpolate(columns.unsqueeze(-1), size=(new_len, 1), mode="bicubic", align_corners=align_corners)
@@ -42,6 +49,7 @@ def bicubic_instead_of_linear():
 def half_pixel_offset_not_subtracted():
     """A hand-written resampler maps row k to (k + 0.5) * L / new_len without the - 0.5: even the same length moves."""
     def interpolate_positions(table, new_len):
+        check_length(new_len)
         length = table.shape[0]
         coordinate = ((torch.arange(new_len, dtype=torch.float32) + 0.5) * length / new_len).clamp(max=length - 1)
         left = coordinate.floor().long().clamp(max=max(length - 2, 0))
@@ -56,6 +64,7 @@ def tutorial_linspace_interp():
     """Correct: the tutorial's interpolate_position_embeddings, linspace(0, 1) on both grids, vectorised
     (its torch.interp loop written with searchsorted)."""
     def interpolate_positions(table, new_len):
+        check_length(new_len)
         old = torch.linspace(0, 1, table.shape[0])
         new = torch.linspace(0, 1, new_len)
         if table.shape[0] == 1:
@@ -65,3 +74,10 @@ def tutorial_linspace_interp():
         weight = ((new - old[left]) / (old[right] - old[left]))[:, None]
         return table[left] + weight * (table[right] - table[left])
     return dict(interpolate_positions=interpolate_positions)
+
+
+@mutant(catches="INTERP-ERR-01", spec=SPEC)
+def new_len_unchecked():
+    """No check of the new length: F.interpolate rejects size 0 with a RuntimeError from the backend ("Input and
+    output sizes should be greater than 0"), not a documented error naming the length."""
+    return resample(check=False)

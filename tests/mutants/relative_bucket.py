@@ -104,3 +104,13 @@ def float64_log():
 def int32_buckets():
     """Correct: Mesh TensorFlow's int32 buckets."""
     return buckets(dtype=torch.int32)
+
+
+@mutant(catches="T5B-DEFAULT-01", spec=SPEC)
+def decoder_defaults():
+    """The signature defaults to the decoder's setting, bidirectional=False (T5's decoder self-attention passes
+    bidirectional=not is_decoder): a caller relying on the documented default gets causal buckets."""
+    def relative_position_bucket(relative_position, *, bidirectional=False, num_buckets=32, max_distance=128):
+        return bucket(relative_position, bidirectional=bidirectional, num_buckets=num_buckets,
+                      max_distance=max_distance)
+    return dict(relative_position_bucket=relative_position_bucket)

@@ -7,8 +7,19 @@ from .catalogue import mutant, variant
 SPEC = "spec/test_relative_shift.py"
 
 
-def pad_and_reshape(scores, *, keep="tail", pad_dtype=None, via=None, check=True):
-    """Transformer-XL's trick with its knobs: which rows survive, the pad's dtype, a detour dtype, the check."""
+def check_shape(scores, *, lengths=True):
+    """The checks every mutant keeps unless it is about them: two dimensions at least, and q_len <= k_len."""
+    if scores.dim() < 2:
+        raise ValueError(f"scores must have shape (..., q_len, k_len), got shape {tuple(scores.shape)}")
+    q_len, k_len = scores.shape[-2:]
+    if lengths and q_len > k_len:
+        raise ValueError(f"q_len {q_len} > k_len {k_len}")
+
+
+def pad_and_reshape(scores, *, keep="tail", pad_dtype=None, via=None, check=True, check_rank=True):
+    """Transformer-XL's trick with its knobs: which rows survive, the pad's dtype, a detour dtype, the checks."""
+    if check_rank:
+        check_shape(scores, lengths=check)
     *lead, q_len, k_len = scores.shape
     if check and q_len > k_len:
         raise ValueError(f"q_len {q_len} > k_len {k_len}")
@@ -34,9 +45,8 @@ def ignores_memory():
     """Scores are shifted as if q_len == k_len, the query at position i rather than memory + i
     (the bias bug fixed in lucidrains/x-transformers#103): wrong as soon as there is memory."""
     def relative_shift(scores):
+        check_shape(scores)
         q_len, k_len = scores.shape[-2:]
-        if q_len > k_len:
-            raise ValueError(f"q_len {q_len} > k_len {k_len}")
         i = torch.arange(q_len, device=scores.device)[:, None]
         j = torch.arange(k_len, device=scores.device)[None, :]
         source = (j - i + k_len - 1).clamp(0, k_len - 1)  # distance i - j: the memory is forgotten
@@ -69,9 +79,8 @@ def zero_copy_assumes_contiguous():
     hard-codes the strides of a contiguous tensor: a transposed score tensor, as einsum may return,
     reads the wrong entries."""
     def relative_shift(scores):
+        check_shape(scores)
         *lead, q_len, k_len = scores.shape
-        if q_len > k_len:
-            raise ValueError(f"q_len {q_len} > k_len {k_len}")
         strides = (*scores.stride()[:-2], k_len - 1, 1)  # assumes the last two strides are (k_len, 1)
         return scores.as_strided(scores.shape, strides, scores.storage_offset() + q_len - 1)
     return dict(relative_shift=relative_shift)
@@ -101,9 +110,8 @@ def gather_and_mask():
     """Correct: an explicit gather of column j + q_len - 1 - i, with the entries above the band set to -inf
     (they are unspecified, so any value is legal there)."""
     def relative_shift(scores):
+        check_shape(scores)
         q_len, k_len = scores.shape[-2:]
-        if q_len > k_len:
-            raise ValueError(f"q_len {q_len} > k_len {k_len}")
         i = torch.arange(q_len, device=scores.device)[:, None]
         j = torch.arange(k_len, device=scores.device)[None, :]
         source = j + q_len - 1 - i
@@ -111,3 +119,10 @@ def gather_and_mask():
         shifted = scores.gather(-1, source.clamp(max=k_len - 1).expand(scores.shape))
         return shifted.masked_fill(~band, float("-inf"))
     return dict(relative_shift=relative_shift)
+
+
+@mutant(catches="RSHIFT-ERR-02", spec=SPEC)
+def unpacks_shape_unchecked():
+    """`*lead, q_len, k_len = scores.shape` with no check of the rank: 1-D scores fail with "not enough values to
+    unpack (expected at least 2, got 1)", which names neither the shape nor the function's requirement."""
+    return dict(relative_shift=lambda scores: pad_and_reshape(scores, check_rank=False))

@@ -5,6 +5,8 @@ import math
 import torch
 from torch import nn
 
+from embedspec.reference.rope import RotaryEmbedding
+
 from .catalogue import mutant, variant
 
 SPEC = "spec/test_rope.py"
@@ -27,6 +29,8 @@ class Rope(nn.Module):
                  in_place=False, exponent=2, batched="use", cast_back=True, add=False, use_positions=True,
                  odd="raise", frequencies_over="rotary", use_base=True, arithmetic="float32", cache=False):
         super().__init__()
+        if rotary_dim is not None and not (0 < rotary_dim <= head_dim and rotary_dim % 2 == 0):
+            raise ValueError(f"rotary_dim must be a positive even number <= head_dim {head_dim}, got {rotary_dim}")
         rotary_dim = head_dim if rotary_dim is None else rotary_dim
         if head_dim % 2:
             if odd == "raise":
@@ -282,3 +286,15 @@ def meta_llama_complex_function():
             return torch.view_as_real(x_ * freqs_cis).flatten(-2).type_as(x)
         return apply
     return dict(rope=factory)
+
+
+@mutant(catches="ROPE-ROTDIM-02", spec=SPEC)
+def rotary_dim_clamped():
+    """An illegal rotary_dim is forced into range, min(rotary_dim, head_dim) rounded down to even and at least 2,
+    instead of rejected (the way int(head_dim * rotary_pct) is silently floored): the model rotates other features
+    than its checkpoint was trained with."""
+    def rope(head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None, device=None):
+        if rotary_dim is not None:
+            rotary_dim = max(2, min(rotary_dim, head_dim) // 2 * 2)
+        return RotaryEmbedding(head_dim, base=base, max_seq_len=max_seq_len, rotary_dim=rotary_dim, device=device)
+    return dict(rope=rope)

@@ -16,8 +16,10 @@ SPEC = "spec/test_token_embedding.py"
 class _Lookup(nn.Module):
     """A token embedding whose lookup is a plain function of (weight, ids); bugs are injected there."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, lookup=None, zero_padding=True):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, lookup=None, zero_padding=True,
+                 check_type=True):
         super().__init__()
+        self.check_type = check_type
         self.weight = nn.Parameter(torch.randn(num_embeddings, embedding_dim))
         self.padding_idx = padding_idx
         if padding_idx is not None and zero_padding:
@@ -26,6 +28,8 @@ class _Lookup(nn.Module):
         self.lookup = lookup
 
     def forward(self, ids):
+        if self.check_type and not isinstance(ids, torch.Tensor):
+            raise TypeError(f"token ids must be a tensor, got {type(ids).__name__}")
         return self.lookup(self, ids)
 
 
@@ -133,3 +137,25 @@ def scaled_by_sqrt_dim():
         def forward(self, ids):
             return super().forward(ids) * math.sqrt(self.embedding_dim)
     return dict(token_embedding=lambda n, d, *, padding_idx=None: Scaled(n, d, padding_idx=padding_idx))
+
+
+@mutant(catches={"TOK-ERR-01", "TOK-ERR-02"}, spec=SPEC)
+def single_id_skips_range_check():
+    """A fast path for one decoding step: a single id skips the range check and goes straight to F.embedding, whose
+    IndexError ("index out of range in self") does not name the id."""
+    def lookup(m, ids):
+        if ids.numel() > 1:
+            check_ids(ids, m.weight.shape[0])
+        return F.embedding(ids, m.weight, padding_idx=m.padding_idx)
+    return dict(token_embedding=_factory(lookup))
+
+
+@mutant(catches="TOK-ERR-04", spec=SPEC)
+def list_ids_attribute_error():
+    """The dtype check reads ids.dtype before anything has made sure ids is a tensor: a list of ids fails with
+    AttributeError: 'list' object has no attribute 'dtype'."""
+    def lookup(m, ids):
+        if ids.dtype.is_floating_point:
+            raise TypeError(f"token ids must be integers, got dtype {ids.dtype}")
+        return _checked(m, ids)
+    return dict(token_embedding=_factory(lookup, check_type=False))
