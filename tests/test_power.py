@@ -9,12 +9,14 @@ its examples-to-failure per clause (scripts/examples_to_failure.py reads them);
 ``EMBEDSPEC_POWER_SEED`` replaces the seed 0.
 """
 
+import ast
 import json
 import os
 from pathlib import Path
 
 import pytest
 
+from embedspec.spec.families import CLAUSE_ID
 from tests.inline import POWER_PROFILE, run_inline
 from tests.mutants.catalogue import load_all
 
@@ -54,3 +56,26 @@ def test_mutant_fails_exactly_its_clauses(monkeypatch, tmp_path, mutant):
         f"  missed: {sorted(set(mutant.catches) - failed)}; unexpected: {sorted(unexpected)}\n"
         + "".join(f"  {clause}: {line}\n" for clause, line in run.failure_lines(unexpected).items())
     )
+
+
+def _clauses_of_the_spec():
+    """Every clause id the specification states: the first word of each property's docstring."""
+    clauses = set()
+    for path in sorted((ROOT / "spec").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                match = CLAUSE_ID.match(ast.get_docstring(node) or "")
+                if match:
+                    clauses.add(match.group(1))
+    return clauses
+
+
+def test_every_clause_is_the_declared_catch_of_a_mutant():
+    """The catalogue proves every clause can fail: each is some mutant's declared catch (DEV-ACC-01 only where an
+    accelerator makes its mutant declare it)."""
+    clauses = _clauses_of_the_spec()
+    caught = set().union(*(m.catches for m in CATALOGUE.values()))
+    assert len(clauses) > 100, f"only {len(clauses)} clauses found in spec/"
+    assert not caught - clauses, f"mutants declare clauses the spec does not state: {sorted(caught - clauses)}"
+    uncaught = clauses - caught - {"DEV-ACC-01"}
+    assert not uncaught, f"clauses no mutant is declared to fail: {sorted(uncaught)}"
