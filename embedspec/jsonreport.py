@@ -41,6 +41,7 @@ from pathlib import Path
 
 import pytest
 
+from .collectors import attach, detach
 from .report import outcomes
 
 FORMAT = "embedspec-report/1"
@@ -292,13 +293,8 @@ def pytest_configure(config):
     path = Path(value)
     if not path.is_absolute():
         path = Path(config.invocation_params.dir) / path
-    plugin = JsonReport(config, path)
-    config.stash[_report_key] = plugin
-    config.pluginmanager.register(plugin, f"embedspec-json-report-{id(config)}")
+    attach(config, _report_key, JsonReport(config, path), "embedspec-json-report")
 
 
 def pytest_unconfigure(config):
-    plugin = config.stash.get(_report_key, None)
-    if plugin is not None:
-        config.pluginmanager.unregister(plugin)
-        del config.stash[_report_key]
+    detach(config, _report_key)

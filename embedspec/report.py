@@ -42,6 +42,7 @@ import warnings
 import pytest
 from _pytest._code.code import ReprEntryNative, ReprExceptionInfo, ReprFileLocation, ReprTraceback
 
+from .collectors import attach, detach
 from .examples import ExampleTimeout, describe, is_spec_item
 from .loading import FactorySignatureError
 from .plugin import CLAUSE_ID, clause_of
@@ -592,13 +593,8 @@ def outcomes(config):
 def pytest_configure(config):
     if hasattr(config, "workerinput"):
         return
-    collector = Outcomes(config)
-    config.stash[_outcomes_key] = collector
-    config.pluginmanager.register(collector, f"embedspec-outcomes-{id(config)}")
+    attach(config, _outcomes_key, Outcomes(config), "embedspec-outcomes")
 
 
 def pytest_unconfigure(config):
-    collector = config.stash.get(_outcomes_key, None)
-    if collector is not None:
-        config.pluginmanager.unregister(collector)
-        del config.stash[_outcomes_key]
+    detach(config, _outcomes_key)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from .collectors import attach, detach
 from .contract import FAMILIES
 
 TABLE_FAMILIES = ("sinusoidal_encoding", "sinusoidal_module", "learned_positional", "sincos_2d", "alibi_bias",
@@ -68,9 +69,7 @@ def pytest_configure(config):
         return
     if config.getoption("embedspec_plots", None) and _matplotlib_missing():
         raise pytest.UsageError(f"embedspec: --embedspec-plots needs matplotlib, which is not installed: {INSTALL_PLOTS}")
-    collector = Verdicts(config)
-    config.stash[_collector_key] = collector
-    config.pluginmanager.register(collector, f"embedspec-verdict-{id(config)}")
+    attach(config, _collector_key, Verdicts(config), "embedspec-verdict")
 
 
 def _outcome(reports):
@@ -210,8 +209,7 @@ def pytest_unconfigure(config):
         collector.write_plots()
     finally:
         collector.print_table()
-        config.pluginmanager.unregister(collector)
-        del config.stash[_collector_key]
+        detach(config, _collector_key)
 
 
 # --- plots ----------------------------------------------------------------------------------
