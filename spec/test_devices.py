@@ -109,6 +109,8 @@ def test_moves_with_module(family, embedspec_implementation, conventions, embeds
 def test_built_on_requested_device(family, embedspec_implementation, conventions, embedspec_device):
     """DEV-BUILD-01: a factory given device= builds there, not on the default device: every parameter and buffer of the module it returns, or the table it computes, is on the requested device (meta, on a CPU-only machine)."""
     factory = embedspec_implementation.factory(family.name)
+    if family.kind == "function":
+        excluded_at_runtime("a function of input tensors builds nothing: it runs where its inputs are (DEV-STRAY-01)")
     if not _accepts(factory, "device"):
         excluded_at_runtime("the factory takes no device= keyword: its result is moved with .to(), which DEV-MOVE-01 "
                             "checks")
