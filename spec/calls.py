@@ -70,24 +70,32 @@ def names_value(message, value):
     return str(value).lower() in message.lower()
 
 
-def assert_raises_naming(call, value, *, what):
-    """``call()`` raises a documented error type whose message names ``value``."""
+def call_documented(call, *, what):
+    """Run ``call()``: (the documented error it raised, None) or (None, what it returned). Any other exception
+    fails, naming its type: an undocumented error type is a failure whatever its message says."""
     try:
-        result = call()
+        return None, call()
     except DOCUMENTED_ERRORS as exc:
-        names = value if isinstance(value, (tuple, list)) else (value,)
-        message = str(exc)
-        assert any(names_value(message, v) for v in names), (
-            f"{what}: raised {type(exc).__name__}({message!r}), whose message does not name "
-            f"{' or '.join(repr(str(v)) for v in names)}"
-        )
-        return exc
+        return exc, None
     except Exception as exc:
         raise AssertionError(
             f"{what}: raised {type(exc).__name__}, not one of the documented "
             f"{', '.join(e.__name__ for e in DOCUMENTED_ERRORS)}: {exc}"
         ) from exc
-    raise AssertionError(f"{what}: no error raised; returned {_short(result)}")
+
+
+def assert_raises_naming(call, value, *, what):
+    """``call()`` raises a documented error type whose message names ``value``."""
+    exc, result = call_documented(call, what=what)
+    if exc is None:
+        raise AssertionError(f"{what}: no error raised; returned {_short(result)}")
+    names = value if isinstance(value, (tuple, list)) else (value,)
+    message = str(exc)
+    assert any(names_value(message, v) for v in names), (
+        f"{what}: raised {type(exc).__name__}({message!r}), whose message does not name "
+        f"{' or '.join(repr(str(v)) for v in names)}"
+    )
+    return exc
 
 
 def _short(value):

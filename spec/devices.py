@@ -96,14 +96,19 @@ def held_tensors(module, prefix=""):
     return found
 
 
+def registered_elsewhere(module, device):
+    """Names of the parameters and buffers of ``module`` that are not on ``device``."""
+    device = torch.device(device)
+    return [f"{kind} {name} on {t.device}"
+            for kind, named in (("parameter", module.named_parameters()), ("buffer", module.named_buffers()))
+            for name, t in named if t.device.type != device.type]
+
+
 def left_behind(module, device):
     """Names of parameters, buffers and other held tensors not on ``device`` after a move."""
     device = torch.device(device)
-    stale = [f"{kind} {name} on {t.device}"
-             for kind, named in (("parameter", module.named_parameters()), ("buffer", module.named_buffers()))
-             for name, t in named if t.device.type != device.type]
-    stale += [f"attribute {name} on {t.device}" for name, t in held_tensors(module) if t.device.type != device.type]
-    return stale
+    return registered_elsewhere(module, device) + [
+        f"attribute {name} on {t.device}" for name, t in held_tensors(module) if t.device.type != device.type]
 
 
 def needs_values(exc):

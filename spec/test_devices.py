@@ -79,7 +79,7 @@ def test_moves_with_module(family, embedspec_implementation, conventions, embeds
         except Exception as exc:
             raise AssertionError(f"{what}: the move raised {type(exc).__name__}: {exc}") from exc
         stale = devices.left_behind(moved, target)
-        registered = [s for s in stale if not s.startswith("attribute")]
+        registered = devices.registered_elsewhere(moved, target)
         assert not registered, f"{what}: left behind: {', '.join(registered)}"
         args = family.inputs(moved, config, device=target)
         try:
@@ -119,9 +119,7 @@ def test_built_on_requested_device(family, embedspec_implementation, conventions
         built = family.make(factory, config, conventions, device=target)
         what = _what(family, config, f"built with device={target!r}, the default device being the CPU")
         if isinstance(built, nn.Module):
-            held = [*built.named_parameters(), *built.named_buffers()]
-            elsewhere = [f"{name} on {tensor.device}" for name, tensor in held
-                         if tensor.device.type != torch.device(target).type]
+            elsewhere = devices.registered_elsewhere(built, target)
             assert not elsewhere, f"{what}: {', '.join(elsewhere)}"
         elif family.kind == "table":
             out = family.run(built, ())

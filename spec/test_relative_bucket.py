@@ -65,6 +65,14 @@ def _first_bad(relative_position, bad, out, expected):
             f"({int(bad.sum())} of {bad.numel()} positions wrong)")
 
 
+def _assert_buckets(context, relative_position, out, expected):
+    """``out`` equals the ``expected`` buckets everywhere; otherwise the first relative position that differs is
+    named."""
+    bad = out != expected
+    if bad.any():
+        raise AssertionError(f"{context}: " + _first_bad(relative_position, bad, out, lambda i: int(expected[i])))
+
+
 @given(settings=bucket_settings())
 @example(settings=(True, 32, 128))  # T5's defaults
 @example(settings=(False, 32, 128))
@@ -93,10 +101,7 @@ def test_small_distances_exact(relative_position_bucket, settings):
     half, exact = _half_and_exact(bidirectional, num_buckets)
     rp = torch.arange(-(exact - 1), exact) if bidirectional else torch.arange(-(exact - 1), 1)
     out = _buckets(relative_position_bucket, rp, *settings).to(torch.int64)
-    expected = rp.abs() + (rp > 0).to(torch.int64) * half
-    bad = out != expected
-    if bad.any():
-        raise AssertionError(f"{settings}: " + _first_bad(rp, bad, out, lambda i: int(expected[i])))
+    _assert_buckets(settings, rp, out, rp.abs() + (rp > 0).to(torch.int64) * half)
 
 
 @given(settings=bucket_settings(), beyond=st.integers(0, 4096))
@@ -113,9 +118,7 @@ def test_saturates_at_max_distance(relative_position_bucket, settings, beyond):
         expected = torch.tensor([half - 1, half - 1, 2 * half - 1, 2 * half - 1])
     else:  # keys after the query are bucket 0 (T5B-SIGN-01)
         expected = torch.tensor([half - 1, half - 1, 0, 0])
-    bad = out != expected
-    if bad.any():
-        raise AssertionError(f"{settings}: " + _first_bad(rp, bad, out, lambda i: int(expected[i])))
+    _assert_buckets(settings, rp, out, expected)
 
 
 @given(settings=bucket_settings())
@@ -146,10 +149,7 @@ def test_direction_split(relative_position_bucket, settings):
     before = _buckets(relative_position_bucket, torch.cat([torch.zeros(1, dtype=torch.long), -distance]),
                       *settings).to(torch.int64)
     after = _buckets(relative_position_bucket, distance, *settings).to(torch.int64)
-    expected_after = before[1:] + half if bidirectional else torch.zeros_like(after)
-    bad = after != expected_after
-    if bad.any():
-        raise AssertionError(f"{settings}: " + _first_bad(distance, bad, after, lambda i: int(expected_after[i])))
+    _assert_buckets(settings, distance, after, before[1:] + half if bidirectional else torch.zeros_like(after))
     if bidirectional:
         high = (before >= half).nonzero()
         if len(high):
@@ -173,28 +173,24 @@ def test_integer_buckets_in_range(relative_position_bucket, settings, shape, see
         raise AssertionError(f"{settings}: " + _first_bad(rp, bad, out, lambda i: f"a bucket in [0, {num_buckets})"))
 
 
-DEFAULTS = {"bidirectional": True, "num_buckets": 32, "max_distance": 128}  # the contract's signature
+KEYWORDS = ("bidirectional", "num_buckets", "max_distance")
+DEFAULTS = dict(zip(KEYWORDS, (True, 32, 128)))  # the contract's signature
 
 
-@given(settings=bucket_settings(), passed=st.sets(st.sampled_from(sorted(DEFAULTS)), max_size=2))
+@given(settings=bucket_settings(), passed=st.sets(st.sampled_from(KEYWORDS), max_size=2))
 @example(settings=(True, 32, 128), passed=set())
 @example(settings=(False, 32, 128), passed={"bidirectional"})  # unidirectional: all 32 buckets in one direction
 @example(settings=(True, 64, 128), passed={"num_buckets"})
 def test_defaults_are_t5s(relative_position_bucket, settings, passed):
     """T5B-DEFAULT-01: a keyword left out takes T5's default from the contract's signature (bidirectional=True, num_buckets=32, max_distance=128): the buckets are those of the same call with the default passed explicitly."""
-    effective = {**DEFAULTS, **{k: v for k, v in zip(("bidirectional", "num_buckets", "max_distance"), settings)
-                                if k in passed}}
+    effective = {k: v if k in passed else DEFAULTS[k] for k, v in zip(KEYWORDS, settings)}
     _, exact = _half_and_exact(effective["bidirectional"], effective["num_buckets"])
     assume(effective["max_distance"] > exact)
     rp = _every_distance(effective["max_distance"])
-    explicit = _buckets(relative_position_bucket, rp, *(effective[k] for k in ("bidirectional", "num_buckets",
-                                                                                "max_distance")))
+    explicit = _buckets(relative_position_bucket, rp, *effective.values()).to(torch.int64)
     out = relative_position_bucket(rp.clone(), **{k: effective[k] for k in passed})
     assert isinstance(out, torch.Tensor), f"returned a {type(out).__name__}, not a tensor"
-    bad = out.to(torch.int64) != explicit.to(torch.int64)
-    if bad.any():
-        left_out = ", ".join(f"{k}={v!r}" for k, v in DEFAULTS.items() if k not in passed)
-        called = ", ".join(f"{k}={effective[k]!r}" for k in sorted(passed)) or "no keyword"
-        raise AssertionError(f"called with {called}, leaving {left_out} to the defaults: "
-                             + _first_bad(rp, bad, out, lambda i: f"{int(explicit[i])} (the bucket with every "
-                                                                  f"keyword passed)"))
+    called = ", ".join(f"{k}={effective[k]!r}" for k in sorted(passed)) or "no keyword"
+    left_out = ", ".join(f"{k}={v!r}" for k, v in DEFAULTS.items() if k not in passed)
+    _assert_buckets(f"called with {called}, leaving {left_out} to the defaults, against the call with every keyword "
+                    f"passed", rp, out.to(torch.int64), explicit)

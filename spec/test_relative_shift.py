@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from . import oracles, oracles_extra
 from . import strategies as sts
 from . import tolerances
-from .calls import DOCUMENTED_ERRORS, assert_close, assert_equal, names_value
+from .calls import assert_close, assert_equal, call_documented, names_value
 
 F32, F64 = torch.float32, torch.float64
 
@@ -167,17 +167,12 @@ def test_more_queries_than_keys_raises(relative_shift, k_len, excess, seed):
     """RSHIFT-ERR-01: q_len > k_len (more queries than keys: no memory layout gives that) raises a documented error whose message names both lengths, never a silently re-indexed result."""
     q_len = k_len + excess
     scores = sts.randn((2, q_len, k_len), seed)
-    try:
-        result = relative_shift(scores)
-    except DOCUMENTED_ERRORS as exc:
-        missing = [f"{name} {value}" for name, value in (("q_len", q_len), ("k_len", k_len))
-                   if not names_value(str(exc), value)]
-        assert not missing, f"{type(exc).__name__}({str(exc)!r}) does not name {' and '.join(missing)}"
-        return
-    except Exception as exc:
-        raise AssertionError(f"q_len {q_len} > k_len {k_len}: raised {type(exc).__name__}, not a documented "
-                             f"ValueError, IndexError or TypeError: {exc}") from None
-    raise AssertionError(f"q_len {q_len} > k_len {k_len}: no error; returned shape {tuple(result.shape)}")
+    what = f"q_len {q_len} > k_len {k_len}"
+    exc, result = call_documented(lambda: relative_shift(scores), what=what)
+    assert exc is not None, f"{what}: no error; returned shape {tuple(result.shape)}"
+    missing = [f"{name} {value}" for name, value in (("q_len", q_len), ("k_len", k_len))
+               if not names_value(str(exc), value)]
+    assert not missing, f"{type(exc).__name__}({str(exc)!r}) does not name {' and '.join(missing)}"
 
 
 def _names_shape(message, shape):
@@ -193,14 +188,8 @@ def _names_shape(message, shape):
 def test_fewer_than_two_dims_raises(relative_shift, length, seed):
     """RSHIFT-ERR-02: scores with fewer than two dimensions (no query-by-key grid to shift) raise a documented error naming the shape, not a bare unpacking or indexing failure."""
     scores = sts.randn((length,), seed)
-    try:
-        result = relative_shift(scores)
-    except DOCUMENTED_ERRORS as exc:
-        assert _names_shape(str(exc), scores.shape), (
-            f"scores of shape {tuple(scores.shape)}: {type(exc).__name__}({str(exc)!r}) names neither the shape "
-            f"nor the number of dimensions")
-        return
-    except Exception as exc:
-        raise AssertionError(f"scores of shape {tuple(scores.shape)}: raised {type(exc).__name__}, not a documented "
-                             f"ValueError, IndexError or TypeError: {exc}") from None
-    raise AssertionError(f"scores of shape {tuple(scores.shape)}: no error; returned {type(result).__name__}")
+    what = f"scores of shape {tuple(scores.shape)}"
+    exc, result = call_documented(lambda: relative_shift(scores), what=what)
+    assert exc is not None, f"{what}: no error; returned {type(result).__name__}"
+    assert _names_shape(str(exc), scores.shape), (
+        f"{what}: {type(exc).__name__}({str(exc)!r}) names neither the shape nor the number of dimensions")

@@ -7,22 +7,20 @@ from .catalogue import mutant, variant
 SPEC = "spec/test_relative_shift.py"
 
 
-def check_shape(scores, *, lengths=True):
-    """The checks every mutant keeps unless it is about them: two dimensions at least, and q_len <= k_len."""
-    if scores.dim() < 2:
+def check_shape(scores, *, rank=True, lengths=True):
+    """The checks every mutant keeps unless it is about them: two dimensions at least, and q_len <= k_len.
+    Without the rank check, 1-D scores fail where the shape is unpacked."""
+    if rank and scores.dim() < 2:
         raise ValueError(f"scores must have shape (..., q_len, k_len), got shape {tuple(scores.shape)}")
-    q_len, k_len = scores.shape[-2:]
+    *_, q_len, k_len = scores.shape
     if lengths and q_len > k_len:
         raise ValueError(f"q_len {q_len} > k_len {k_len}")
 
 
 def pad_and_reshape(scores, *, keep="tail", pad_dtype=None, via=None, check=True, check_rank=True):
     """Transformer-XL's trick with its knobs: which rows survive, the pad's dtype, a detour dtype, the checks."""
-    if check_rank:
-        check_shape(scores, lengths=check)
+    check_shape(scores, rank=check_rank, lengths=check)
     *lead, q_len, k_len = scores.shape
-    if check and q_len > k_len:
-        raise ValueError(f"q_len {q_len} > k_len {k_len}")
     source = scores.to(via) if via is not None else scores
     zero_pad = torch.zeros(*lead, q_len, 1, dtype=pad_dtype or source.dtype, device=scores.device)
     padded = torch.cat([zero_pad, source], dim=-1)
