@@ -14,6 +14,14 @@ a table or rotation at position p may differ from the float64 oracle by
 is what a correct float32 implementation achieves; an angle formed in bfloat16
 misses it by orders of magnitude at positions past a few hundred.
 
+The oracle's own error. A bound is only as good as the oracle it is measured from: the
+float64 sinusoidal oracle forms its angles exactly (correctly rounded frequencies, an
+error-free product p * w, see oracles.sin_cos), so its sines and cosines are within
+0.5 eps64 of the 40-digit values at every position (measured in
+tests/test_oracle_precision.py), a sixteenth of the smallest float64 bound
+4 eps64 (|θ| + 2). Formed as fl(p * fl(exp(-e ln base))) they were off by about
+eps64 |θ| and more, and a correct float64 table failed against the oracle's rounding.
+
 Comparisons use ``torch.testing.assert_close(actual, expected, rtol=0, atol=...)``
 against float64 oracles, so the tolerance is stated in absolute terms of the
 output's magnitude.
