@@ -1,4 +1,4 @@
-"""The implementation contract as data: family names and declared conventions.
+"""The implementation contract as data: family names, declared conventions and optional features.
 
 This module is the single source of the tables in ``../shared/contract.md``;
 the README documents them and the plugin validates adapters against them.
@@ -33,6 +33,29 @@ CONVENTIONS = {
     "alibi.mode": ("symmetric", "causal"),
     "sincos_2d.order": ("hw", "wh"),
     "hybrid.switch": ("sequence", "position"),
+    # where a RoPE scaling type's attention factor goes (YaRN's 0.1 ln(factor) + 1, LongRoPE's): multiplied into
+    # the rotated tensor (transformers scales cos and sin) or left to the attention's softmax scale
+    "rope.attention_factor": ("output", "separate"),
+}
+
+
+# Optional features an implementation may declare in `unsupported`: name -> what it lacks then.
+FEATURES = {
+    "token_embedding.padding_idx": "the padding_idx= keyword (no padding row)",
+    "relative_position_bucket.bidirectional": "bidirectional buckets (T5's decoder has only unidirectional ones)",
+    "relative_position_bucket.unidirectional": "unidirectional buckets (T5's encoder has only bidirectional ones)",
+    "learned_2d.full": "the full learned 2-D table (only the factorized form)",
+    "learned_2d.factorized": "the factorized learned 2-D table (only the full form)",
+    "sinusoidal.base": "a sinusoidal base other than 10000 (the wavelength is hard-coded)",
+    "sincos_2d.base": "a 2-D sin-cos base other than 10000 (the wavelength is hard-coded)",
+    "rope.base": "a RoPE base other than 10000 (the wavelength is hard-coded)",
+    "transformer_embedding.sinusoidal": 'positional="sinusoidal" in the transformer embedding',
+    "rope.batched_positions": "RoPE positions of shape (B, S) (one position vector for the whole batch)",
+    "rope.scaling.linear": "RoPE scaling type linear (position interpolation)",
+    "rope.scaling.dynamic": "RoPE scaling type dynamic (dynamic NTK)",
+    "rope.scaling.yarn": "RoPE scaling type yarn (YaRN)",
+    "rope.scaling.llama3": "RoPE scaling type llama3 (Llama 3.1's frequency bands)",
+    "rope.scaling.longrope": "RoPE scaling type longrope (LongRoPE)",
 }
 
 
@@ -57,3 +80,20 @@ def resolve_conventions(declared):
     if problems:
         raise ConventionError("; ".join(problems))
     return {key: declared.get(key, values[0]) for key, values in CONVENTIONS.items()}
+
+
+class FeatureError(ValueError):
+    """An implementation declared an unsupported feature the contract does not know."""
+
+
+def resolve_unsupported(declared):
+    """Return the declared unsupported features as a frozenset.
+
+    Raises FeatureError naming every unknown feature and listing the known ones.
+    """
+    if isinstance(declared, str) or not all(isinstance(name, str) for name in declared):
+        raise FeatureError(f"`unsupported` must be a set of feature names, got {declared!r}")
+    unknown = sorted(set(declared) - set(FEATURES))
+    if unknown:
+        raise FeatureError(f"unknown feature(s) {', '.join(map(repr, unknown))}; known features: {', '.join(FEATURES)}")
+    return frozenset(declared)

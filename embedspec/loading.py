@@ -6,7 +6,7 @@ import inspect
 import traceback
 from dataclasses import dataclass, field
 
-from .contract import FAMILIES, ConventionError, resolve_conventions
+from .contract import FAMILIES, ConventionError, FeatureError, resolve_conventions, resolve_unsupported
 
 DEFAULT_IMPLEMENTATION = "embedspec.reference"
 
@@ -28,11 +28,16 @@ def _describe_call(qualname, args, kwargs):
 
 @dataclass
 class Implementation:
-    """An implementation object, the name it was given by, and its resolved conventions."""
+    """An implementation object, the name it was given by, its resolved conventions and the optional
+    features it declares unsupported."""
 
     name: str
     target: object
     conventions: dict = field(default_factory=dict)
+    unsupported: frozenset = frozenset()
+
+    def supports(self, feature):
+        return feature not in self.unsupported
 
     def provides(self, family):
         return callable(getattr(self.target, family, None))
@@ -110,4 +115,8 @@ def load_implementation(path):
         implementation.conventions = resolve_conventions(declared)
     except ConventionError as exc:
         raise ImplementationError(f"implementation {name!r} declares bad conventions: {exc}") from None
+    try:
+        implementation.unsupported = resolve_unsupported(getattr(target, "unsupported", None) or ())
+    except FeatureError as exc:
+        raise ImplementationError(f"implementation {name!r} declares bad unsupported features: {exc}") from None
     return implementation

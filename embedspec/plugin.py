@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from . import hookspecs
+from .clauses import LEVELS, clause_of, level_of
 from .contract import FAMILIES
 from .loading import DEFAULT_IMPLEMENTATION, ImplementationError, load_implementation
 from .reproduce import derandomized
 
 ENV_VAR = "EMBEDSPEC_IMPL"
-CLAUSE_ID = re.compile(r"^\s*([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+):")
 NOT_PROVIDED = "not provided"
 
 _implementation_key = pytest.StashKey()
@@ -57,12 +57,6 @@ def is_spec_module_name(name):
     return parts[0] == "spec" or parts[:2] == ["embedspec", "spec"]
 
 
-def clause_of(function):
-    """The clause id a property states at the start of its docstring, or None."""
-    match = CLAUSE_ID.match(getattr(function, "__doc__", None) or "")
-    return match.group(1) if match else None
-
-
 # The plugin's other parts, each a plugin module of its own, registered with this one.
 SUBPLUGINS = ("embedspec.optin", "embedspec.examples", "embedspec.xfails", "embedspec.report", "embedspec.jsonreport",
               "embedspec.verdict")
@@ -83,6 +77,14 @@ def pytest_addoption(parser):
         metavar="DOTTED.PATH[:ATTR]",
         help=f"implementation to specify (default: ${ENV_VAR}, then the "
         f"pytest_embedspec_implementation hook, then {DEFAULT_IMPLEMENTATION})",
+    )
+    group.addoption(
+        "--level",
+        dest="embedspec_level",
+        default="must",
+        choices=LEVELS,
+        help="the conformance level that gates the exit code: must (default; the should clauses still run and are "
+        "reported) or should (both)",
     )
 
 
@@ -125,6 +127,9 @@ def _generation_independent_of_imported_modules():
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "embedspec_family(name): the property belongs to a family (set automatically)")
+    config.pluginmanager.register(LevelGate(config), "embedspec-level-gate")
+    config.addinivalue_line("markers", "embedspec_needs(*features): the property needs optional features of the "
+                            "contract; skipped as not provided where the implementation declares one unsupported")
     # An implementation named explicitly is loaded at once, so that a bad one is a usage error
     # before anything runs; the default is loaded only when the specification is collected.
     if config.getoption("embedspec_impl") or os.environ.get(ENV_VAR):
@@ -196,11 +201,38 @@ def pytest_collection_modifyitems(config, items):
             if family not in marked:
                 item.add_marker(pytest.mark.embedspec_family(family))
         missing = [name for name in families if not implementation.provides(name)]
+        missing += [feature for mark in item.iter_markers("embedspec_needs") for feature in mark.args
+                    if not implementation.supports(feature)]
         if missing:
             item.add_marker(pytest.mark.skip(reason=f"{NOT_PROVIDED}: {', '.join(missing)}"))
-        clause = clause_of(getattr(item, "function", None))
-        if clause:
-            item.user_properties.append(("clause", clause))
+        function = getattr(item, "function", None)
+        if clause_of(function):
+            item.user_properties.append(("clause", clause_of(function)))
+            item.user_properties.append(("level", level_of(function)))
+
+
+def level_of_report(report):
+    """The level of the clause a report belongs to, or None outside the specification."""
+    return dict(getattr(report, "user_properties", ()) or ()).get("level")
+
+
+class LevelGate:
+    """Gates the exit code on the levels --level names: under ``must`` (the default) failures of ``should``
+    clauses alone are reported, not gated. Any failure outside the specification always gates. Runs on the
+    controller under -n, which receives every report."""
+
+    def __init__(self, config):
+        self.gated = LEVELS[: LEVELS.index(config.getoption("embedspec_level")) + 1]
+        self.gating_failures = 0
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed and not hasattr(report, "wasxfail") and level_of_report(report) in (None, *self.gated):
+            self.gating_failures += 1
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        if exitstatus == pytest.ExitCode.TESTS_FAILED and not self.gating_failures:
+            session.exitstatus = pytest.ExitCode.OK
 
 
 def pytest_report_header(config):

@@ -45,7 +45,7 @@ from _pytest._code.code import ReprEntryNative, ReprExceptionInfo, ReprFileLocat
 from .collectors import attach, detach
 from .examples import ExampleTimeout, describe, is_spec_item
 from .loading import FactorySignatureError
-from .plugin import CLAUSE_ID, clause_of
+from .clauses import CLAUSE_ID, clause_of
 from .reproduce import command_line, snippet
 from .xfails import XFAIL_ENTRY
 

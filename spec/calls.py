@@ -5,6 +5,8 @@ import re
 
 import torch
 
+from embedspec.loading import FactorySignatureError
+
 DOCUMENTED_ERRORS = (ValueError, IndexError, TypeError)
 
 
@@ -82,6 +84,22 @@ def call_documented(call, *, what):
             f"{what}: raised {type(exc).__name__}, not one of the documented "
             f"{', '.join(e.__name__ for e in DOCUMENTED_ERRORS)}: {exc}"
         ) from exc
+
+
+def assert_refused(call, *, what, handled=None):
+    """``call()`` on bad input is refused by some exception (the ``must`` level of the bad-input rule), or, where
+    the contract allows a result, ``handled(result)`` accepts it (returns None; otherwise why it is wrong). A
+    silent result is a failure: a clamp, a wrap, a truncation, a NaN or an empty result is a wrong answer that
+    a user cannot see. A factory called with a signature it lacks is the adapter's error, not a refusal."""
+    try:
+        result = call()
+    except FactorySignatureError:
+        raise
+    except Exception:
+        return
+    problem = "no error raised" if handled is None else handled(result)
+    if problem is not None:
+        raise AssertionError(f"{what}: {problem}; returned {_short(result)}, a silent result for bad input")
 
 
 def assert_raises_naming(call, value, *, what):

@@ -26,3 +26,10 @@ for _family in FAMILIES:
 def conventions(embedspec_implementation):
     """The implementation's conventions, every key present (undeclared keys at their defaults)."""
     return embedspec_implementation.conventions
+
+
+@pytest.fixture(scope="session")
+def supports(embedspec_implementation):
+    """``supports(feature)``: whether the implementation has an optional feature of the contract (it has every
+    feature it does not name in ``unsupported``)."""
+    return embedspec_implementation.supports

@@ -20,20 +20,20 @@ The oracles come from oracles.py, oracles_relative.py and oracles_extra.py;
 nothing here imports the reference.
 """
 
-import re
-
 import pytest
 import torch
 from torch import nn
+
+from embedspec.clauses import clause_of
 
 from . import oracles
 from . import strategies as sts
 from . import tolerances
 from .calls import _accepts, assert_close, build
+from .capabilities import supported
 
 F16, BF16, F32, F64 = torch.float16, torch.bfloat16, torch.float32, torch.float64
 FLOAT_DTYPES = (F64, F32, F16, BF16)
-CLAUSE_ID = re.compile(r"^\s*([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+):")
 
 # Reasons shared by several families.
 NOT_A_MODULE = "returns a tensor, not a module: there is nothing to move, cast or save"
@@ -50,11 +50,6 @@ INTEGER_VALUED = "integer-valued: there is no gradient"
 
 class Excluded(Exception):
     """Raised by a family when a clause does not apply to this implementation of it (a runtime reason)."""
-
-
-def clause_of(function):
-    match = CLAUSE_ID.match(getattr(function, "__doc__", None) or "")
-    return match.group(1) if match else None
 
 
 def integer_dtype(dtype):
@@ -133,6 +128,11 @@ class Family:
 
     # building and calling
 
+    def supported_configs(self, implementation):
+        """The configs whose optional feature (a config's ``needs``) the implementation has; skips the property as
+        not provided when none is left."""
+        return supported(implementation.supports, self.configs, lambda config: config.get("needs"))
+
     def make(self, factory, config, conventions, *, device=None, dtype=None):
         raise NotImplementedError
 
@@ -180,6 +180,19 @@ class Family:
     def dtype_ok(self, out, obj, args, dtype):
         """Whether ``out`` has the dtype the contract gives a call made in ``dtype``; and what was expected."""
         return out.dtype == dtype, str(dtype)
+
+    @property
+    def wrong_dtype_kinds(self):
+        """The kinds of wrong-dtype call that apply: "float" unless DTYPE-ERR-01 is excluded, "int" unless
+        DTYPE-ERR-02 is (DTYPE-REFUSE-01 runs both)."""
+        return tuple(kind for kind, clause in (("float", "DTYPE-ERR-01"), ("int", "DTYPE-ERR-02"))
+                     if clause not in self.excluded)
+
+    def exclusion(self, clause):
+        """Why ``clause`` does not apply to the family, or None."""
+        if clause == "DTYPE-REFUSE-01" and not self.wrong_dtype_kinds:
+            return " and ".join(dict.fromkeys((self.excluded["DTYPE-ERR-01"], self.excluded["DTYPE-ERR-02"])))
+        return self.excluded.get(clause)
 
     def wrong_dtype_calls(self, obj, args, config, kind):
         """Calls with an integer tensor where a float is required (kind "int") or vice versa ("float"):
@@ -270,7 +283,7 @@ def _scaled_lookup(weight, ids, scale):
 class TokenEmbedding(Family):
     name = "token_embedding"
     configs = ({"label": "plain", "vocab": 7, "dim": 4, "padding_idx": None},
-               {"label": "padding_idx=0", "vocab": 7, "dim": 4, "padding_idx": 0})
+               {"label": "padding_idx=0", "vocab": 7, "dim": 4, "padding_idx": 0, "needs": "token_embedding.padding_idx"})
     excluded = {
         "DEV-PREC-01": NO_ANGLES,
         "DTYPE-ERR-02": "its only input is integer ids",
@@ -477,9 +490,11 @@ class LearnedPositional(Family):
 class TransformerEmbedding(Family):
     name = "transformer_embedding"
     configs = ({"label": "learned", "vocab": 7, "dim": 8, "max_len": 6, "seq": 5, "positional": "learned",
-                "padding_idx": 0},
+                "padding_idx": 0, "needs": "token_embedding.padding_idx"},
+               {"label": "learned, no padding", "vocab": 7, "dim": 8, "max_len": 6, "seq": 4, "positional": "learned",
+                "padding_idx": None},
                {"label": "sinusoidal", "vocab": 7, "dim": 8, "max_len": 6, "seq": 6, "positional": "sinusoidal",
-                "padding_idx": None})
+                "padding_idx": None, "needs": "transformer_embedding.sinusoidal"})
     excluded = {"DTYPE-ERR-02": "its only input is integer ids"}
     int_args = (0,)
     batch_args = (0,)
@@ -575,7 +590,7 @@ class Rope(Family):
     name = "rope"
     configs = ({"label": "positions (S,)", "head_dim": 8, "heads": 2, "seq": 5, "max_seq_len": 16, "positions": "S"},
                {"label": "positions (B, S)", "head_dim": 8, "heads": 2, "seq": 5, "max_seq_len": 16,
-                "positions": "BS"})
+                "positions": "BS", "needs": "rope.batched_positions"})
     excluded = {"DTYPE-ERR-01": "positions may legitimately be fractional (position interpolation)"}
     float_args = (0,)
     int_args = (1,)
@@ -721,7 +736,8 @@ class AlibiBias(Family):
 class RelativePositionBucket(Family):
     name = "relative_position_bucket"
     kind = "function"
-    configs = ({"label": "bidirectional", "bidirectional": True}, {"label": "causal", "bidirectional": False})
+    configs = ({"label": "bidirectional", "bidirectional": True, "needs": "relative_position_bucket.bidirectional"},
+               {"label": "causal", "bidirectional": False, "needs": "relative_position_bucket.unidirectional"})
     excluded = {
         "DEV-MOVE-01": NOT_A_MODULE, "DEV-CAST-01": NOT_A_MODULE, "DEV-STATE-01": NOT_A_MODULE,
         "DEV-PREC-01": "integer buckets: no angles and no rounding", "DTYPE-ERR-02": "its only input is integer",
@@ -952,8 +968,9 @@ class HybridPositional(Family):
 
 class Learned2D(Family):
     name = "learned_2d"
-    configs = ({"label": "full", "height": 3, "width": 4, "dim": 4, "factorized": False},
-               {"label": "factorized", "height": 3, "width": 4, "dim": 4, "factorized": True})
+    configs = ({"label": "full", "height": 3, "width": 4, "dim": 4, "factorized": False, "needs": "learned_2d.full"},
+               {"label": "factorized", "height": 3, "width": 4, "dim": 4, "factorized": True,
+                "needs": "learned_2d.factorized"})
     excluded = {"DEV-PREC-01": NO_ANGLES, "DTYPE-ERR-01": "its only input is floating", "DTYPE-ERR-02": ADDITIVE}
     float_args = (0,)
     batch_args = (0,)
@@ -1066,7 +1083,7 @@ def params(clause):
     cases = []
     for name, family in REGISTRY.items():
         marks = [pytest.mark.embedspec_family(name)]
-        reason = family.excluded.get(clause)
+        reason = family.exclusion(clause)
         if reason:
             marks.append(pytest.mark.skip(reason=f"{clause} does not apply to {name}: {reason}"))
         cases.append(pytest.param(family, id=name, marks=marks))

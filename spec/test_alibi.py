@@ -79,7 +79,7 @@ def _compared(bias, mode, q_len, k_len):
 @given(log2_heads=st.integers(0, 6))
 @example(log2_heads=3)
 def test_power_of_two_slopes(alibi_slopes, log2_heads):
-    """ALIBI-SLOPE-01: for n heads, n a power of two, the slopes are the geometric sequence 2^(-8/n), 2^(-16/n), ..., 2^(-8), strictly decreasing."""
+    """ALIBI-SLOPE-01 (must): for n heads, n a power of two, the slopes are the geometric sequence 2^(-8/n), 2^(-16/n), ..., 2^(-8), strictly decreasing."""
     num_heads = 2**log2_heads
     slopes = _slopes(alibi_slopes, num_heads).to(F64)
     expected = torch.pow(2.0, -8.0 / num_heads * torch.arange(1, num_heads + 1, dtype=F64))
@@ -93,7 +93,7 @@ def test_power_of_two_slopes(alibi_slopes, log2_heads):
 @example(num_heads=12)
 @example(num_heads=3)
 def test_other_head_counts(alibi_slopes, num_heads):
-    """ALIBI-SLOPE-02: for n heads, n not a power of two, the slopes follow the ALiBi paper's code: the slopes of the largest power of two p below n, then every other slope of 2p heads (2^(-4/p), 2^(-12/p), ...), n - p of them."""
+    """ALIBI-SLOPE-02 (must): for n heads, n not a power of two, the slopes follow the ALiBi paper's code: the slopes of the largest power of two p below n, then every other slope of 2p heads (2^(-4/p), 2^(-12/p), ...), n - p of them."""
     slopes = _slopes(alibi_slopes, num_heads)
     assert_close(slopes, oracles.alibi_slopes(num_heads), atol=tolerances.atol(F32, operations=2),
                  what=f"slopes for {num_heads} heads")
@@ -102,7 +102,7 @@ def test_other_head_counts(alibi_slopes, num_heads):
 @given(num_heads=head_counts(64))
 @example(num_heads=1)
 def test_slopes_in_unit_interval(alibi_slopes, num_heads):
-    """ALIBI-SLOPE-03: every slope lies in (0, 1]: each head penalises distance, none rewards it, none by more than 1 per position."""
+    """ALIBI-SLOPE-03 (must): every slope lies in (0, 1]: each head penalises distance, none rewards it, none by more than 1 per position."""
     slopes = _slopes(alibi_slopes, num_heads).to(F64)
     bad = ~((slopes > 0) & (slopes <= 1))
     assert not bad.any(), f"slope of head {int(bad.nonzero()[0])} is {slopes[bad][0].item()!r}, outside (0, 1]"
@@ -113,7 +113,7 @@ def test_slopes_in_unit_interval(alibi_slopes, num_heads):
 @example(shape=(6, 1, 7))  # one decoding step
 @example(shape=(12, 3, 9))
 def test_bias_values(alibi_bias, conventions, shape):
-    """ALIBI-VAL-01: head h adds -m_h |i - j| to the score of query i and key j, with the paper's slopes m_h and query row r at position k_len - q_len + r; under `causal`, -m_h (i - j) for j <= i up to a constant per query row."""
+    """ALIBI-VAL-01 (must): head h adds -m_h |i - j| to the score of query i and key j, with the paper's slopes m_h and query row r at position k_len - q_len + r; under `causal`, -m_h (i - j) for j <= i up to a constant per query row."""
     num_heads, q_len, k_len = shape
     mode = conventions["alibi.mode"]
     bias, _ = _compared(_bias(alibi_bias, num_heads, q_len, k_len), mode, q_len, k_len)
@@ -124,7 +124,7 @@ def test_bias_values(alibi_bias, conventions, shape):
 @given(shape=bias_shapes())
 @example(shape=(4, 3, 8))
 def test_own_position_least_penalised(alibi_bias, conventions, shape):
-    """ALIBI-DIAG-01: a query's own position carries the largest bias of its row among the keys it may see (the nearest key is penalised least), and that bias is zero under `symmetric`."""
+    """ALIBI-DIAG-01 (must): a query's own position carries the largest bias of its row among the keys it may see (the nearest key is penalised least), and that bias is zero under `symmetric`."""
     num_heads, q_len, k_len = shape
     mode = conventions["alibi.mode"]
     bias = _bias(alibi_bias, num_heads, q_len, k_len)
@@ -142,7 +142,7 @@ def test_own_position_least_penalised(alibi_bias, conventions, shape):
 @given(first=bias_shapes(), second=bias_shapes())
 @example(first=(4, 4, 4), second=(4, 2, 9))
 def test_depends_only_on_offset(alibi_bias, conventions, first, second):
-    """ALIBI-REL-01: the bias depends only on the offset i - j, whatever q_len and k_len: equal offsets get equal biases across rows and across calls (causal: up to each row's constant)."""
+    """ALIBI-REL-01 (must): the bias depends only on the offset i - j, whatever q_len and k_len: equal offsets get equal biases across rows and across calls (causal: up to each row's constant)."""
     num_heads = first[0]
     mode = conventions["alibi.mode"]
     reach = max(first[2], second[2])
@@ -163,5 +163,5 @@ def test_depends_only_on_offset(alibi_bias, conventions, first, second):
 @example(num_heads=0)
 @example(num_heads=-1)
 def test_no_heads_rejected(alibi_slopes, num_heads):
-    """ALIBI-ERR-01: a head count of zero or less raises a documented error naming it: there is no head to give a slope, and the slope rule (log2 of the head count) is undefined there."""
+    """ALIBI-ERR-01 (should): a head count of zero or less raises a documented error naming it: there is no head to give a slope, and the slope rule (log2 of the head count) is undefined there."""
     assert_raises_naming(lambda: build(alibi_slopes, num_heads), num_heads, what=f"alibi_slopes({num_heads})")

@@ -22,11 +22,11 @@ def _with(args, indices, tensors):
 
 @over_families
 def test_gradcheck(family, embedspec_implementation, conventions, embedspec_device):
-    """GRAD-CHECK-01: in float64 the analytical gradient matches finite differences (torch.autograd.gradcheck) with respect to every floating input and every learned table."""
+    """GRAD-CHECK-01 (must): in float64 the analytical gradient matches finite differences (torch.autograd.gradcheck) with respect to every floating input and every learned table."""
     if embedspec_device.startswith("mps"):
         excluded_at_runtime("MPS has no float64")
     factory = embedspec_implementation.factory(family.name)
-    for config in family.configs:
+    for config in family.supported_configs(embedspec_implementation):
         torch.manual_seed(0)
         obj = family.make(factory, config, conventions, device=embedspec_device, dtype=F64)
         args = family.gradcheck_inputs(family.inputs(obj, config, device=embedspec_device, dtype=F64), config)
@@ -52,9 +52,9 @@ def test_gradcheck(family, embedspec_implementation, conventions, embedspec_devi
 
 @over_families
 def test_gradient_reaches_exactly_the_learned_tables(family, embedspec_implementation, conventions, embedspec_device):
-    """GRAD-FLOW-01: a backward pass gives gradient to exactly the tables the contract calls learned and to every floating input: a fixed table (a sinusoidal table, a buffer) receives none, and the padding row exactly zero."""
+    """GRAD-FLOW-01 (must): a backward pass gives gradient to exactly the tables the contract calls learned and to every floating input: a fixed table (a sinusoidal table, a buffer) receives none, and the padding row exactly zero."""
     factory = embedspec_implementation.factory(family.name)
-    for config in family.configs:
+    for config in family.supported_configs(embedspec_implementation):
         torch.manual_seed(0)
         obj = family.make(factory, config, conventions, device=embedspec_device)
         args = family.inputs(obj, config, device=embedspec_device)
@@ -89,9 +89,9 @@ def test_gradient_reaches_exactly_the_learned_tables(family, embedspec_implement
 
 @over_families
 def test_no_graph_where_none_is_needed(family, embedspec_implementation, conventions, embedspec_device):
-    """GRAD-NOGRAPH-01: with no input requiring grad and the learned tables frozen (requires_grad=False), the result carries no autograd graph: requires_grad is False and grad_fn is None, for fixed tables and functions as for modules."""
+    """GRAD-NOGRAPH-01 (must): with no input requiring grad and the learned tables frozen (requires_grad=False), the result carries no autograd graph: requires_grad is False and grad_fn is None, for fixed tables and functions as for modules."""
     factory = embedspec_implementation.factory(family.name)
-    for config in family.configs:
+    for config in family.supported_configs(embedspec_implementation):
         obj = family.make(factory, config, conventions, device=embedspec_device)
         for _, tensor, _, _ in family.learned(obj, config, conventions):
             tensor.requires_grad_(False)

@@ -41,13 +41,13 @@ def _moved(args, device):
 
 @over_families
 def test_no_stray_tensors(family, embedspec_implementation, conventions, embedspec_device):
-    """DEV-STRAY-01: every tensor a call makes is made on its inputs' device: with the default device switched away (to meta) and real inputs, the call still runs where its inputs are and gives the same result, and a tensor made without device= is named with its function and shape."""
+    """DEV-STRAY-01 (must): every tensor a call makes is made on its inputs' device: with the default device switched away (to meta) and real inputs, the call still runs where its inputs are and gives the same result, and a tensor made without device= is named with its function and shape."""
     factory = embedspec_implementation.factory(family.name)
     device = embedspec_device
     if family.kind == "table" and not _accepts(factory, "device"):
         excluded_at_runtime("the factory takes no device= keyword and no input tensor: the default device is its "
                             "only device")
-    for config in family.configs:
+    for config in family.supported_configs(embedspec_implementation):
         obj = family.make(factory, config, conventions, device=device)
         args = family.inputs(obj, config, device=device)
         twin = copy.deepcopy(obj) if isinstance(obj, nn.Module) else obj  # untouched by the first call's caches
@@ -67,10 +67,10 @@ def test_no_stray_tensors(family, embedspec_implementation, conventions, embedsp
 
 @over_families
 def test_moves_with_module(family, embedspec_implementation, conventions, embedspec_device):
-    """DEV-MOVE-01: .to(device) moves every parameter, buffer and tensor a module computes with: moved, it runs on the new device (meta on a CPU-only machine), and moved to an accelerator it gives the values of the same module built there."""
+    """DEV-MOVE-01 (must): .to(device) moves every parameter, buffer and tensor a module computes with: moved, it runs on the new device (meta on a CPU-only machine), and moved to an accelerator it gives the values of the same module built there."""
     factory = embedspec_implementation.factory(family.name)
     target = "meta" if embedspec_device == "cpu" else embedspec_device
-    for config in family.configs:
+    for config in family.supported_configs(embedspec_implementation):
         torch.manual_seed(0)
         module = _module(family, factory, config, conventions)
         what = _what(family, config, f"built on the CPU, moved with .to({target!r})")
@@ -107,7 +107,7 @@ def test_moves_with_module(family, embedspec_implementation, conventions, embeds
 
 @over_families
 def test_built_on_requested_device(family, embedspec_implementation, conventions, embedspec_device):
-    """DEV-BUILD-01: a factory given device= builds there, not on the default device: every parameter and buffer of the module it returns, or the table it computes, is on the requested device (meta, on a CPU-only machine)."""
+    """DEV-BUILD-01 (must): a factory given device= builds there, not on the default device: every parameter and buffer of the module it returns, or the table it computes, is on the requested device (meta, on a CPU-only machine)."""
     factory = embedspec_implementation.factory(family.name)
     if family.kind == "function":
         excluded_at_runtime("a function of input tensors builds nothing: it runs where its inputs are (DEV-STRAY-01)")
@@ -115,7 +115,7 @@ def test_built_on_requested_device(family, embedspec_implementation, conventions
         excluded_at_runtime("the factory takes no device= keyword: its result is moved with .to(), which DEV-MOVE-01 "
                             "checks")
     target = "meta" if embedspec_device == "cpu" else embedspec_device
-    for config in family.configs:
+    for config in family.supported_configs(embedspec_implementation):
         built = family.make(factory, config, conventions, device=target)
         what = _what(family, config, f"built with device={target!r}, the default device being the CPU")
         if isinstance(built, nn.Module):
@@ -130,9 +130,9 @@ def test_built_on_requested_device(family, embedspec_implementation, conventions
 
 @over_families
 def test_casts_with_module(family, embedspec_implementation, conventions, embedspec_device):
-    """DEV-CAST-01: .to(dtype), .half(), .double() cast every parameter and everything the module computes with: for inputs in the new dtype the output is in that dtype and matches the float64 oracle within that dtype's tolerance."""
+    """DEV-CAST-01 (must): .to(dtype), .half(), .double() cast every parameter and everything the module computes with: for inputs in the new dtype the output is in that dtype and matches the float64 oracle within that dtype's tolerance."""
     factory = embedspec_implementation.factory(family.name)
-    for config in family.configs:
+    for config in family.supported_configs(embedspec_implementation):
         for how, dtype, cast in CASTS:
             torch.manual_seed(0)
             module = _module(family, factory, config, conventions, device=embedspec_device)
@@ -153,9 +153,9 @@ def test_casts_with_module(family, embedspec_implementation, conventions, embeds
 
 @over_families
 def test_state_dict_round_trip(family, embedspec_implementation, conventions, embedspec_device):
-    """DEV-STATE-01: what a user saves they can load: a module's state_dict, saved with torch.save and loaded into a freshly built module, gives identical outputs."""
+    """DEV-STATE-01 (must): what a user saves they can load: a module's state_dict, saved with torch.save and loaded into a freshly built module, gives identical outputs."""
     factory = embedspec_implementation.factory(family.name)
-    for config in family.configs:
+    for config in family.supported_configs(embedspec_implementation):
         torch.manual_seed(1)
         saved = _module(family, factory, config, conventions, device=embedspec_device)
         buffer = io.BytesIO()
@@ -175,7 +175,7 @@ def test_state_dict_round_trip(family, embedspec_implementation, conventions, em
 
 @over_families
 def test_accurate_at_large_positions_after_cast(family, embedspec_implementation, conventions, embedspec_device):
-    """DEV-PREC-01: a positional encoding cast to bfloat16 or float16 with its model stays within the low precision's tolerance of the float64 oracle at positions in the tens of thousands: its angles keep float32 accuracy, and the first position where they do not is named."""
+    """DEV-PREC-01 (must): a positional encoding cast to bfloat16 or float16 with its model stays within the low precision's tolerance of the float64 oracle at positions in the tens of thousands: its angles keep float32 accuracy, and the first position where they do not is named."""
     factory = embedspec_implementation.factory(family.name)
     for dtype, how in ((BF16, "to(torch.bfloat16)"), (F16, "half()")):
         try:
@@ -204,9 +204,9 @@ def test_accurate_at_large_positions_after_cast(family, embedspec_implementation
 
 @over_families
 def test_cpu_and_accelerator_agree(family, embedspec_implementation, conventions, embedspec_accelerator):
-    """DEV-ACC-01: the same object with the same inputs gives the same result on the CPU and on the accelerator, within the dtype's tolerance (twice each side's), in float32 and bfloat16."""
+    """DEV-ACC-01 (must): the same object with the same inputs gives the same result on the CPU and on the accelerator, within the dtype's tolerance (twice each side's), in float32 and bfloat16."""
     factory = embedspec_implementation.factory(family.name)
-    for config in family.configs:
+    for config in family.supported_configs(embedspec_implementation):
         for dtype in (F32, BF16) if family.dtypes[0].is_floating_point else family.dtypes:
             torch.manual_seed(0)
             on_cpu = family.make(factory, config, conventions, dtype=dtype if dtype.is_floating_point else None)

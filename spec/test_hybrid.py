@@ -50,7 +50,7 @@ def _atol(x):
 @example(batch=2, max_len=8, shorter=0, dim=4, seed=0)  # S == max_len
 @example(batch=1, max_len=1, shorter=0, dim=2, seed=0)
 def test_learned_rows_up_to_max_len(hybrid_positional, conventions, batch, max_len, shorter, dim, seed):
-    """HYB-LEARNED-01: a sequence of S <= max_len positions (S == max_len included) gets exactly the learned rows: m(x) = x + weight[:S]."""
+    """HYB-LEARNED-01 (must): a sequence of S <= max_len positions (S == max_len included) gets exactly the learned rows: m(x) = x + weight[:S]."""
     dim = max(dim, _min_dim(conventions))
     seq = max(max_len - shorter, 1)
     module = _module(hybrid_positional, max_len, dim, seed)
@@ -64,7 +64,7 @@ def test_learned_rows_up_to_max_len(hybrid_positional, conventions, batch, max_l
 @example(batch=2, max_len=8, over=1, dim=4, base=10000.0, seed=0)  # S == max_len + 1
 @example(batch=1, max_len=3, over=20, dim=8, base=100.0, seed=0)
 def test_sinusoidal_past_max_len(hybrid_positional, conventions, batch, max_len, over, dim, base, seed):
-    """HYB-BEYOND-01: past max_len (S == max_len + 1 included) the sinusoidal table takes over as declared by hybrid.switch, in the declared layout, frequencies and base: for every position under `sequence`, from position max_len on under `position`."""
+    """HYB-BEYOND-01 (must): past max_len (S == max_len + 1 included) the sinusoidal table takes over as declared by hybrid.switch, in the declared layout, frequencies and base: for every position under `sequence`, from position max_len on under `position`."""
     dim = max(dim, _min_dim(conventions))
     module = _module(hybrid_positional, max_len, dim, seed, base=base)
     x = sts.randn((batch, max_len + over, dim), seed + 1)
@@ -76,7 +76,7 @@ def test_sinusoidal_past_max_len(hybrid_positional, conventions, batch, max_len,
 @given(max_len=st.integers(1, 16), over=st.integers(1, 16), dim=sts.even_dims(4, 16), seed=sts.seeds())
 @example(max_len=8, over=1, dim=4, seed=0)
 def test_crossing_max_len(hybrid_positional, conventions, max_len, over, dim, seed):
-    """HYB-CROSS-01: crossing max_len leaves every position below it untouched under `position`, while under `sequence` every position switches to the sinusoidal table, so position 0's encoding jumps from weight[0] to PE(0) (the discontinuity `position` exists to avoid)."""
+    """HYB-CROSS-01 (must): crossing max_len leaves every position below it untouched under `position`, while under `sequence` every position switches to the sinusoidal table, so position 0's encoding jumps from weight[0] to PE(0) (the discontinuity `position` exists to avoid)."""
     dim = max(dim, _min_dim(conventions))
     module = _module(hybrid_positional, max_len, dim, seed)
     at_max = module(torch.zeros(1, max_len, dim))[0].detach().to(F64)  # the encodings themselves: x = 0
@@ -100,7 +100,7 @@ def test_crossing_max_len(hybrid_positional, conventions, max_len, over, dim, se
 @example(batch=2, max_len=6, seq=6, dim=4, seed=0)  # S == max_len
 @example(batch=2, max_len=6, seq=7, dim=4, seed=0)  # S == max_len + 1
 def test_gradient_reaches_learned_rows_used(hybrid_positional, conventions, batch, max_len, seq, dim, seed):
-    """HYB-GRAD-01: the gradient reaches exactly the learned rows in use: row p receives the batch sum of the upstream gradient at position p when row p is used, and every other row exactly zero."""
+    """HYB-GRAD-01 (must): the gradient reaches exactly the learned rows in use: row p receives the batch sum of the upstream gradient at position p when row p is used, and every other row exactly zero."""
     dim = max(dim, _min_dim(conventions))
     module = _module(hybrid_positional, max_len, dim, seed)
     x = sts.randn((batch, seq, dim), seed + 1)
@@ -120,7 +120,7 @@ def test_gradient_reaches_learned_rows_used(hybrid_positional, conventions, batc
 @given(max_len=st.integers(1, 16), over=st.integers(1, 16), dim=sts.even_dims(2, 16), seed=sts.seeds())
 @example(max_len=4, over=1, dim=4, seed=0)
 def test_only_learned_rows_are_parameters(hybrid_positional, conventions, max_len, over, dim, seed):
-    """HYB-PARAM-01: the module's only parameter is the (max_len, dim) learned table, before and after a sequence longer than max_len: nothing past max_len is a parameter (the sinusoidal part is fixed)."""
+    """HYB-PARAM-01 (must): the module's only parameter is the (max_len, dim) learned table, before and after a sequence longer than max_len: nothing past max_len is a parameter (the sinusoidal part is fixed)."""
     dim = max(dim, _min_dim(conventions))
     module = _module(hybrid_positional, max_len, dim, seed)
     for moment in ("at construction", f"after a sequence of {max_len + over} positions"):

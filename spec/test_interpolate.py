@@ -56,7 +56,7 @@ def _atol(table):
 @example(length=9, new_len=4, dim=2, seed=0)  # downsampling
 @example(length=1, new_len=3, dim=2, seed=0)  # a single row
 def test_values_linear_align_corners(interpolate_positions, length, new_len, dim, seed):
-    """INTERP-VAL-01: output row k is the linear interpolation of the table at coordinate k (L - 1) / (new_len - 1), the two grids being linspace(0, 1) (align_corners=True)."""
+    """INTERP-VAL-01 (must): output row k is the linear interpolation of the table at coordinate k (L - 1) / (new_len - 1), the two grids being linspace(0, 1) (align_corners=True)."""
     table = sts.randn((length, dim), seed)
     assert_close(_resample(interpolate_positions, table, new_len), oracles.interpolate(table, new_len),
                  atol=_atol(table), what=f"({length}, {dim}) table resampled to {new_len}")
@@ -65,7 +65,7 @@ def test_values_linear_align_corners(interpolate_positions, length, new_len, dim
 @given(length=lengths(2), dim=st.integers(1, 8), seed=sts.seeds())
 @example(length=2, dim=1, seed=0)
 def test_same_length_is_identity(interpolate_positions, length, dim, seed):
-    """INTERP-ID-01: resampling to the table's own length returns the table."""
+    """INTERP-ID-01 (must): resampling to the table's own length returns the table."""
     table = sts.randn((length, dim), seed)
     assert_close(_resample(interpolate_positions, table, length), table.to(F64), atol=_atol(table),
                  what=f"({length}, {dim}) table resampled to {length}")
@@ -75,7 +75,7 @@ def test_same_length_is_identity(interpolate_positions, length, dim, seed):
 @example(length=10, new_len=3, dim=1, seed=0)
 @example(length=3, new_len=10, dim=1, seed=0)
 def test_endpoints_preserved(interpolate_positions, length, new_len, dim, seed):
-    """INTERP-END-01: the first and last rows of the result are the first and last rows of the table: position 0 and the last position keep their embeddings."""
+    """INTERP-END-01 (must): the first and last rows of the result are the first and last rows of the table: position 0 and the last position keep their embeddings."""
     table = sts.randn((length, dim), seed)
     out = _resample(interpolate_positions, table, new_len)
     ends = torch.stack([out[0], out[-1]])
@@ -86,7 +86,7 @@ def test_endpoints_preserved(interpolate_positions, length, new_len, dim, seed):
 @given(length=lengths(), new_len=lengths(2, 96), dim=st.integers(1, 8), seed=sts.seeds())
 @example(length=4, new_len=13, dim=1, seed=0)
 def test_within_input_range(interpolate_positions, length, new_len, dim, seed):
-    """INTERP-RANGE-01: every output lies within the per-feature range of the input, as a linear interpolation (a convex combination of neighbouring rows) must: no overshoot."""
+    """INTERP-RANGE-01 (must): every output lies within the per-feature range of the input, as a linear interpolation (a convex combination of neighbouring rows) must: no overshoot."""
     table = sts.randn((length, dim), seed)
     out = _resample(interpolate_positions, table, new_len).to(F64)
     atol = _atol(table)
@@ -102,7 +102,7 @@ def test_within_input_range(interpolate_positions, length, new_len, dim, seed):
 @example(length=5, new_len=9, dim=1, seed=0)
 @example(length=8, new_len=3, dim=1, seed=0)
 def test_reproduces_a_line(interpolate_positions, length, new_len, dim, seed):
-    """INTERP-LINE-01: a table that is linear in position, row p = a + p b, is resampled onto the same line: output row k is a + k (L - 1) / (new_len - 1) b."""
+    """INTERP-LINE-01 (must): a table that is linear in position, row p = a + p b, is resampled onto the same line: output row k is a + k (L - 1) / (new_len - 1) b."""
     a, b = sts.randn((dim,), seed), sts.randn((dim,), seed + 1)
     table = a + torch.arange(length, dtype=F32)[:, None] * b  # (L, dim)
     coordinate = torch.arange(new_len, dtype=F64)[:, None] * (length - 1) / (new_len - 1)
@@ -115,7 +115,7 @@ def test_reproduces_a_line(interpolate_positions, length, new_len, dim, seed):
 @example(new_len=0, length=4, dim=2, seed=0)
 @example(new_len=-1, length=4, dim=2, seed=0)
 def test_nonpositive_length_rejected(interpolate_positions, new_len, length, dim, seed):
-    """INTERP-ERR-01: resampling to a length of zero or less raises a documented error naming that length, never an empty table or a backend failure."""
+    """INTERP-ERR-01 (should): resampling to a length of zero or less raises a documented error naming that length, never an empty table or a backend failure."""
     table = sts.randn((length, dim), seed)
     assert_raises_naming(lambda: interpolate_positions(table, new_len), new_len,
                          what=f"a ({length}, {dim}) table resampled to {new_len}")

@@ -59,7 +59,7 @@ def _atol(x, terms=1):
 @example(batch=2, height=2, width=3, dim=4, seed=0)
 @example(batch=1, height=1, width=1, dim=1, seed=0)
 def test_full_table(learned_2d, batch, height, width, dim, seed):
-    """L2D-FULL-01: the full table has one learned row per patch, in row-major order: m(x)[:, i * width + j] = x[:, i * width + j] + weight[i * width + j]."""
+    """L2D-FULL-01 (must): the full table has one learned row per patch, in row-major order: m(x)[:, i * width + j] = x[:, i * width + j] + weight[i * width + j]."""
     module = _full(learned_2d, height, width, dim, seed)
     x = sts.randn((batch, height * width, dim), seed + 1)
     assert_close(module(x), x.to(F64) + module.weight.detach().to(F64), atol=_atol(x),
@@ -70,7 +70,7 @@ def test_full_table(learned_2d, batch, height, width, dim, seed):
 @example(batch=2, height=2, width=3, dim=4, seed=0)
 @example(batch=1, height=3, width=3, dim=2, seed=0)
 def test_factorized_table(learned_2d, batch, height, width, dim, seed):
-    """L2D-FACT-01: the factorized table adds the row's and the column's learned vectors, in row-major order: m(x)[:, i * width + j] = x[:, i * width + j] + row_weight[i] + col_weight[j]."""
+    """L2D-FACT-01 (must): the factorized table adds the row's and the column's learned vectors, in row-major order: m(x)[:, i * width + j] = x[:, i * width + j] + row_weight[i] + col_weight[j]."""
     module = _factorized(learned_2d, height, width, dim, seed)
     x = sts.randn((batch, height * width, dim), seed + 1)
     expected = x.to(F64) + oracles_extra.factorized_table(module.row_weight, module.col_weight)
@@ -80,7 +80,7 @@ def test_factorized_table(learned_2d, batch, height, width, dim, seed):
 @given(height=st.integers(2, 6), width=st.integers(2, 6), dim=st.integers(1, 8), seed=sts.seeds())
 @example(height=2, width=3, dim=4, seed=0)
 def test_factorized_structure(learned_2d, height, width, dim, seed):
-    """L2D-FACT-02: in the factorized form the difference between the encodings of two columns is the same in every row, and likewise for two rows: E(i, j) - E(i, j') = E(0, j) - E(0, j') (a claim the full table need not satisfy)."""
+    """L2D-FACT-02 (must): in the factorized form the difference between the encodings of two columns is the same in every row, and likewise for two rows: E(i, j) - E(i, j') = E(0, j) - E(0, j') (a claim the full table need not satisfy)."""
     module = build(learned_2d, height, width, dim, factorized=True)
     _randomise(module, seed)
     x = torch.zeros(1, height * width, dim)
@@ -100,7 +100,7 @@ def test_factorized_structure(learned_2d, height, width, dim, seed):
 @example(height=2, width=3, dim=2, factorized=True, data=5)  # one patch short: slicing would accept it
 @example(height=2, width=3, dim=2, factorized=False, data=7)  # one patch too many
 def test_wrong_patch_count_raises(learned_2d, height, width, dim, factorized, data):
-    """L2D-ERR-01: an input whose number of patches is not height * width raises a documented error naming that number, never a broadcast or a slice of the table."""
+    """L2D-ERR-01 (should): an input whose number of patches is not height * width raises a documented error naming that number, never a broadcast or a slice of the table."""
     expected = height * width
     if isinstance(data, int):
         count = data
@@ -117,7 +117,7 @@ def test_wrong_patch_count_raises(learned_2d, height, width, dim, factorized, da
 @given(batch=sts.batch_sizes(3), height=sides(), width=sides(), dim=st.integers(1, 6), seed=sts.seeds())
 @example(batch=2, height=2, width=3, dim=2, seed=0)
 def test_factorized_gradient(learned_2d, batch, height, width, dim, seed):
-    """L2D-GRAD-01: in the factorized form row_weight[i] receives the sum of the upstream gradients of its row's cells (over the batch too), and col_weight[j] those of its column's cells."""
+    """L2D-GRAD-01 (must): in the factorized form row_weight[i] receives the sum of the upstream gradients of its row's cells (over the batch too), and col_weight[j] those of its column's cells."""
     module = _factorized(learned_2d, height, width, dim, seed)
     upstream = sts.randn((batch, height * width, dim), seed + 2)
     (module(sts.randn((batch, height * width, dim), seed + 1)) * upstream).sum().backward()
@@ -134,7 +134,7 @@ def test_factorized_gradient(learned_2d, batch, height, width, dim, seed):
 @given(batch=sts.batch_sizes(3), height=sides(), width=sides(), dim=st.integers(1, 6), seed=sts.seeds())
 @example(batch=2, height=2, width=3, dim=2, seed=0)
 def test_full_gradient(learned_2d, batch, height, width, dim, seed):
-    """L2D-GRAD-02: in the full table weight[i * width + j] receives the batch sum of the upstream gradient of patch (i, j)."""
+    """L2D-GRAD-02 (must): in the full table weight[i * width + j] receives the batch sum of the upstream gradient of patch (i, j)."""
     module = _full(learned_2d, height, width, dim, seed)
     upstream = sts.randn((batch, height * width, dim), seed + 2)
     (module(sts.randn((batch, height * width, dim), seed + 1)) * upstream).sum().backward()

@@ -33,7 +33,7 @@ def _module(learned_positional, max_len, dim):
 @example(batch=1, seq=1, extra=0, dim=1, seed=0)
 @example(batch=2, seq=8, extra=0, dim=2, seed=0)  # S == max_len
 def test_adds_rows_from_zero(learned_positional, conventions, batch, seq, extra, dim, seed):
-    """LPOS-ADD-01: m(x) = x + weight[0:S]: position s of every sequence gets row s of the table (scaled per the declared convention)."""
+    """LPOS-ADD-01 (must): m(x) = x + weight[0:S]: position s of every sequence gets row s of the table (scaled per the declared convention)."""
     module = _module(learned_positional, seq + extra, dim)
     x = sts.randn((batch, seq, dim), seed)
     assert_close(module(x), _expected(module, x, torch.arange(seq), conventions), atol=_atol(x), what="m(x)")
@@ -41,7 +41,7 @@ def test_adds_rows_from_zero(learned_positional, conventions, batch, seq, extra,
 
 @given(batch=sts.batch_sizes(), seq=sts.seq_lens(), max_len=st.integers(1, 32), dim=st.integers(1, 8), seed=sts.seeds())
 def test_explicit_positions(learned_positional, conventions, batch, seq, max_len, dim, seed):
-    """LPOS-POS-01: with explicit positions of shape (S,), m(x, positions) = x + weight[positions], in any order and with repeats."""
+    """LPOS-POS-01 (must): with explicit positions of shape (S,), m(x, positions) = x + weight[positions], in any order and with repeats."""
     module = _module(learned_positional, max_len, dim)
     x = sts.randn((batch, seq, dim), seed)
     positions = sts.randint(0, max_len, (seq,), seed + 1)
@@ -51,7 +51,7 @@ def test_explicit_positions(learned_positional, conventions, batch, seq, max_len
 
 @given(batch=st.integers(2, 4), seq=sts.seq_lens(), max_len=st.integers(1, 32), dim=st.integers(1, 8), seed=sts.seeds())
 def test_batched_positions(learned_positional, conventions, batch, seq, max_len, dim, seed):
-    """LPOS-POS-02: positions of shape (B, S) give each sequence its own positions: m(x, positions)[b] = x[b] + weight[positions[b]]."""
+    """LPOS-POS-02 (must): positions of shape (B, S) give each sequence its own positions: m(x, positions)[b] = x[b] + weight[positions[b]]."""
     module = _module(learned_positional, max_len, dim)
     x = sts.randn((batch, seq, dim), seed)
     positions = sts.randint(0, max_len, (batch, seq), seed + 1)
@@ -62,7 +62,7 @@ def test_batched_positions(learned_positional, conventions, batch, seq, max_len,
 @given(max_len=st.integers(1, 16), over=st.integers(1, 64), dim=st.integers(1, 4), seed=sts.seeds())
 @example(max_len=4, over=1, dim=2, seed=0)  # S == max_len + 1
 def test_too_long_raises(learned_positional, max_len, over, dim, seed):
-    """LPOS-LEN-01: a sequence longer than max_len raises a documented error naming its length: a learned table cannot extrapolate, and must not clamp or wrap."""
+    """LPOS-LEN-01 (should): a sequence longer than max_len raises a documented error naming its length: a learned table cannot extrapolate, and must not clamp or wrap."""
     module = _module(learned_positional, max_len, dim)
     seq = max_len + over
     assert_raises_naming(lambda: module(sts.randn((1, seq, dim), seed)), seq, what=f"S = {seq} > max_len = {max_len}")
@@ -71,7 +71,7 @@ def test_too_long_raises(learned_positional, max_len, over, dim, seed):
 @given(max_len=st.integers(1, 16), over=st.integers(1, 8), dim=st.integers(1, 4))
 @example(max_len=4, over=1, dim=2)
 def test_too_long_raises_before_device_work(learned_positional, max_len, over, dim):
-    """LPOS-LEN-02: the length check comes before any device work: no tensor is created (no position range, no lookup) before the error, so on an accelerator it is a Python error rather than a device-side assert."""
+    """LPOS-LEN-02 (should): the length check comes before any device work: no tensor is created (no position range, no lookup) before the error, so on an accelerator it is a Python error rather than a device-side assert."""
     module = _module(learned_positional, max_len, dim)
     x = torch.zeros(1, max_len + over, dim)
     recorder = TensorCallRecorder()
@@ -89,7 +89,7 @@ def test_too_long_raises_before_device_work(learned_positional, max_len, over, d
 @example(max_len=4, dim=2, bad=4)
 @example(max_len=4, dim=2, bad=-1)
 def test_bad_position_raises(learned_positional, max_len, dim, bad):
-    """LPOS-POSERR-01: an explicit position outside [0, max_len) raises a documented error naming it."""
+    """LPOS-POSERR-01 (should): an explicit position outside [0, max_len) raises a documented error naming it."""
     bad = bad + max_len if bad >= 0 else bad
     module = _module(learned_positional, max_len, dim)
     positions = torch.tensor([0, bad])
@@ -99,7 +99,7 @@ def test_bad_position_raises(learned_positional, max_len, dim, bad):
 @given(batch=sts.batch_sizes(), seq=sts.seq_lens(), extra=st.integers(0, 8), dim=st.integers(1, 6), seed=sts.seeds(),
        explicit=st.booleans())
 def test_gradient_reaches_used_rows(learned_positional, conventions, batch, seq, extra, dim, seed, explicit):
-    """LPOS-GRAD-01: the gradient reaches exactly the rows used: row r receives the sum of the upstream gradients at the positions equal to r, every other row exactly zero."""
+    """LPOS-GRAD-01 (must): the gradient reaches exactly the rows used: row r receives the sum of the upstream gradients at the positions equal to r, every other row exactly zero."""
     max_len = seq + extra
     module = _module(learned_positional, max_len, dim)
     x = sts.randn((batch, seq, dim), seed)
@@ -115,7 +115,7 @@ def test_gradient_reaches_used_rows(learned_positional, conventions, batch, seq,
 
 @given(seq=sts.seq_lens(), dim=st.integers(1, 6), seed=sts.seeds())
 def test_positions_made_on_input_device(learned_positional, conventions, seq, dim, seed):
-    """LPOS-DEV-01: the default positions are made on the input's device, not the default device: with the default device switched to meta, m(x) for a CPU x is still computed on the CPU, with the right values."""
+    """LPOS-DEV-01 (must): the default positions are made on the input's device, not the default device: with the default device switched to meta, m(x) for a CPU x is still computed on the CPU, with the right values."""
     module = _module(learned_positional, seq, dim)
     x = sts.randn((2, seq, dim), seed)
     try:

@@ -78,7 +78,7 @@ def _assert_buckets(context, relative_position, out, expected):
 @example(settings=(False, 32, 128))
 @example(settings=(True, 18, 128))  # float32 flips at exact boundaries |d| = 8, 16, 64
 def test_values_match_t5(relative_position_bucket, settings):
-    """T5B-VAL-01: the bucket of every relative position (memory - query) is T5's: exact buckets for small distances, then log-spaced buckets up to max_distance, split by direction when bidirectional."""
+    """T5B-VAL-01 (must): the bucket of every relative position (memory - query) is T5's: exact buckets for small distances, then log-spaced buckets up to max_distance, split by direction when bidirectional."""
     bidirectional, num_buckets, max_distance = settings
     rp = _every_distance(max_distance)
     out = _buckets(relative_position_bucket, rp, *settings).to(torch.int64)
@@ -96,7 +96,7 @@ def test_values_match_t5(relative_position_bucket, settings):
 @example(settings=(True, 32, 128))
 @example(settings=(False, 4, 3))
 def test_small_distances_exact(relative_position_bucket, settings):
-    """T5B-EXACT-01: each distance below max_exact = (buckets per direction) / 2 has a bucket of its own, the distance itself (keys after the query offset by half the buckets when bidirectional)."""
+    """T5B-EXACT-01 (must): each distance below max_exact = (buckets per direction) / 2 has a bucket of its own, the distance itself (keys after the query offset by half the buckets when bidirectional)."""
     bidirectional, num_buckets, max_distance = settings
     half, exact = _half_and_exact(bidirectional, num_buckets)
     rp = torch.arange(-(exact - 1), exact) if bidirectional else torch.arange(-(exact - 1), 1)
@@ -108,7 +108,7 @@ def test_small_distances_exact(relative_position_bucket, settings):
 @example(settings=(True, 32, 128), beyond=0)
 @example(settings=(True, 32, 48), beyond=1)
 def test_saturates_at_max_distance(relative_position_bucket, settings, beyond):
-    """T5B-SAT-01: every distance at or past max_distance falls in the last bucket of its direction, however far."""
+    """T5B-SAT-01 (must): every distance at or past max_distance falls in the last bucket of its direction, however far."""
     bidirectional, num_buckets, max_distance = settings
     half, _ = _half_and_exact(bidirectional, num_buckets)
     distance = max_distance + beyond
@@ -124,7 +124,7 @@ def test_saturates_at_max_distance(relative_position_bucket, settings, beyond):
 @given(settings=bucket_settings())
 @example(settings=(True, 32, 128))
 def test_monotone_in_distance(relative_position_bucket, settings):
-    """T5B-MONO-01: within each direction the bucket never decreases as the distance grows: farther keys never share a bucket with nearer ones out of order."""
+    """T5B-MONO-01 (must): within each direction the bucket never decreases as the distance grows: farther keys never share a bucket with nearer ones out of order."""
     bidirectional, num_buckets, max_distance = settings
     distance = torch.arange(0, 2 * max_distance + 3)
     directions = (("before the query", -distance), ("after the query", distance)) if bidirectional else (
@@ -142,7 +142,7 @@ def test_monotone_in_distance(relative_position_bucket, settings):
 @example(settings=(True, 32, 128))
 @example(settings=(False, 32, 128))
 def test_direction_split(relative_position_bucket, settings):
-    """T5B-SIGN-01: bidirectionally, a key after the query (relative position d > 0) gets the bucket of the key at -d plus half the buckets, and keys at or before the query stay in the lower half; unidirectionally, every key after the query is bucket 0."""
+    """T5B-SIGN-01 (must): bidirectionally, a key after the query (relative position d > 0) gets the bucket of the key at -d plus half the buckets, and keys at or before the query stay in the lower half; unidirectionally, every key after the query is bucket 0."""
     bidirectional, num_buckets, max_distance = settings
     half, _ = _half_and_exact(bidirectional, num_buckets)
     distance = torch.arange(1, 2 * max_distance + 3)
@@ -163,7 +163,7 @@ def test_direction_split(relative_position_bucket, settings):
 @example(settings=(False, 32, 128), shape=(0, 3), seed=0, reach=8)
 @example(settings=(True, 4, 8), shape=(4, 4), seed=0, reach=8)  # the fewest buckets: one exact bucket, distance 0 among the draws
 def test_integer_buckets_in_range(relative_position_bucket, settings, shape, seed, reach):
-    """T5B-RANGE-01: for relative positions of any shape (0-d and empty included) and any size, the result has the input's shape, an integer dtype, and every bucket in [0, num_buckets)."""
+    """T5B-RANGE-01 (must): for relative positions of any shape (0-d and empty included) and any size, the result has the input's shape, an integer dtype, and every bucket in [0, num_buckets)."""
     _, num_buckets, _ = settings
     rp = sts.randint(-reach, reach + 1, shape, seed)
     out = _buckets(relative_position_bucket, rp, *settings)
@@ -182,7 +182,7 @@ DEFAULTS = dict(zip(KEYWORDS, (True, 32, 128)))  # the contract's signature
 @example(settings=(False, 32, 128), passed={"bidirectional"})  # unidirectional: all 32 buckets in one direction
 @example(settings=(True, 64, 128), passed={"num_buckets"})
 def test_defaults_are_t5s(relative_position_bucket, settings, passed):
-    """T5B-DEFAULT-01: a keyword left out takes T5's default from the contract's signature (bidirectional=True, num_buckets=32, max_distance=128): the buckets are those of the same call with the default passed explicitly."""
+    """T5B-DEFAULT-01 (must): a keyword left out takes T5's default from the contract's signature (bidirectional=True, num_buckets=32, max_distance=128): the buckets are those of the same call with the default passed explicitly."""
     effective = {k: v if k in passed else DEFAULTS[k] for k, v in zip(KEYWORDS, settings)}
     _, exact = _half_and_exact(effective["bidirectional"], effective["num_buckets"])
     assume(effective["max_distance"] > exact)

@@ -53,7 +53,7 @@ def _scores(lead, q_len, k_len, seed, dtype=F32, contiguous=True):
 @example(lead=(), length=1, contiguous=True, seed=0)
 @example(lead=(2, 3), length=5, contiguous=False, seed=0)
 def test_band_without_memory(relative_shift, lead, length, contiguous, seed):
-    """RSHIFT-BAND-01: with q_len == k_len, out[..., i, j] = scores[..., i, j + q_len - 1 - i] for every j <= i, for scores of any leading shape and memory layout."""
+    """RSHIFT-BAND-01 (must): with q_len == k_len, out[..., i, j] = scores[..., i, j + q_len - 1 - i] for every j <= i, for scores of any leading shape and memory layout."""
     scores = _scores(lead, length, length, seed, contiguous=contiguous)
     _assert_band(_shift(relative_shift, scores), scores, what=f"shifted scores of shape {tuple(scores.shape)}")
 
@@ -63,7 +63,7 @@ def test_band_without_memory(relative_shift, lead, length, contiguous, seed):
 @example(lead=(1, 2), q_len=8, memory=1, seed=0)
 @example(lead=(), q_len=4, memory=4, seed=0)  # memory as long as the segment (mem_len == tgt_len)
 def test_band_with_memory(relative_shift, lead, q_len, memory, seed):
-    """RSHIFT-MEM-01: with memory (k_len = memory + q_len > q_len, as in segment recurrence and incremental decoding), out[..., i, j] = scores[..., i, j + q_len - 1 - i] for every j <= i + memory."""
+    """RSHIFT-MEM-01 (must): with memory (k_len = memory + q_len > q_len, as in segment recurrence and incremental decoding), out[..., i, j] = scores[..., i, j + q_len - 1 - i] for every j <= i + memory."""
     scores = _scores(lead, q_len, q_len + memory, seed)
     _assert_band(_shift(relative_shift, scores), scores,
                  what=f"shifted scores with q_len {q_len}, memory {memory}")
@@ -73,7 +73,7 @@ def test_band_with_memory(relative_shift, lead, q_len, memory, seed):
 @example(lead=(), k_len=1, seed=0)
 @example(lead=(2, 2), k_len=100, seed=0)
 def test_single_query(relative_shift, lead, k_len, seed):
-    """RSHIFT-Q1-01: a single query (q_len == 1, one decoding step) is already in place: its whole row is the band and the shift returns it unchanged."""
+    """RSHIFT-Q1-01 (must): a single query (q_len == 1, one decoding step) is already in place: its whole row is the band and the shift returns it unchanged."""
     scores = _scores(lead, 1, k_len, seed)
     assert_equal(_shift(relative_shift, scores), scores.to(F64), what=f"shift of a single query row of {k_len} keys")
 
@@ -93,7 +93,7 @@ def _with_special_values(shape, seed, dtype):
 @example(dtype=torch.float16, lead=(2,), q_len=3, memory=2, seed=0)
 @example(dtype=F64, lead=(), q_len=4, memory=5, seed=0)
 def test_pure_reindexing(relative_shift, dtype, lead, q_len, memory, seed):
-    """RSHIFT-EXACT-01: the shift is a pure re-indexing: in every floating dtype the output keeps the input's dtype and every band entry is bit for bit the input entry it comes from, infinities, -0.0 and subnormals included (a NaN stays a NaN)."""
+    """RSHIFT-EXACT-01 (must): the shift is a pure re-indexing: in every floating dtype the output keeps the input's dtype and every band entry is bit for bit the input entry it comes from, infinities, -0.0 and subnormals included (a NaN stays a NaN)."""
     scores = _with_special_values((*lead, q_len, q_len + memory), seed, dtype)
     out = _shift(relative_shift, scores)
     assert out.dtype == dtype, f"output dtype {out.dtype} for {dtype} scores"
@@ -119,7 +119,7 @@ def test_pure_reindexing(relative_shift, dtype, lead, q_len, memory, seed):
 @example(lead=(2,), q_len=4, memory=12, dim=8, seed=0)
 @example(lead=(), q_len=1, memory=5, dim=2, seed=0)
 def test_scores_depend_on_distance(relative_shift, lead, q_len, memory, dim, seed):
-    """RSHIFT-DIST-01: with R the sinusoidal table for distances k_len-1 ... 0 (Transformer-XL's descending order), the shifted q R^T at (i, j) equals q_i . R(i + k_len - q_len - j), so the score depends on the distance alone and a repeated query gives equal scores along every diagonal."""
+    """RSHIFT-DIST-01 (must): with R the sinusoidal table for distances k_len-1 ... 0 (Transformer-XL's descending order), the shifted q R^T at (i, j) equals q_i . R(i + k_len - q_len - j), so the score depends on the distance alone and a repeated query gives equal scores along every diagonal."""
     k_len = q_len + memory
     # Transformer-XL's own table: sines then cosines (the split layout), the paper's frequencies
     table = oracles.sinusoidal_table(torch.arange(k_len - 1, -1, -1), dim, layout="split")  # (k_len, dim)
@@ -145,7 +145,7 @@ def test_scores_depend_on_distance(relative_shift, lead, q_len, memory, dim, see
 @example(lead=(2,), q_len=3, memory=2, seed=0)
 @example(lead=(), q_len=2, memory=0, seed=0)
 def test_gradient_routes_through_band(relative_shift, lead, q_len, memory, seed):
-    """RSHIFT-GRAD-01: gradients flow back through the band to the score they were read from: gradcheck passes in float64 and the gradient of scores[..., i, c] is the upstream gradient at the band entry that reads it, zero where no band entry does."""
+    """RSHIFT-GRAD-01 (must): gradients flow back through the band to the score they were read from: gradcheck passes in float64 and the gradient of scores[..., i, c] is the upstream gradient at the band entry that reads it, zero where no band entry does."""
     k_len = q_len + memory
     band, _ = oracles_extra.relative_shift_index(q_len, k_len)
     scores = sts.randn((*lead, q_len, k_len), seed, F64).requires_grad_(True)
@@ -164,7 +164,7 @@ def test_gradient_routes_through_band(relative_shift, lead, q_len, memory, seed)
 @example(k_len=7, excess=1, seed=0)  # q_len = k_len + 1
 @example(k_len=1, excess=11, seed=0)
 def test_more_queries_than_keys_raises(relative_shift, k_len, excess, seed):
-    """RSHIFT-ERR-01: q_len > k_len (more queries than keys: no memory layout gives that) raises a documented error whose message names both lengths, never a silently re-indexed result."""
+    """RSHIFT-ERR-01 (should): q_len > k_len (more queries than keys: no memory layout gives that) raises a documented error whose message names both lengths, never a silently re-indexed result."""
     q_len = k_len + excess
     scores = sts.randn((2, q_len, k_len), seed)
     what = f"q_len {q_len} > k_len {k_len}"
@@ -186,7 +186,7 @@ def _names_shape(message, shape):
 @given(length=st.integers(2, 40), seed=sts.seeds())
 @example(length=7, seed=0)
 def test_fewer_than_two_dims_raises(relative_shift, length, seed):
-    """RSHIFT-ERR-02: scores with fewer than two dimensions (no query-by-key grid to shift) raise a documented error naming the shape, not a bare unpacking or indexing failure."""
+    """RSHIFT-ERR-02 (should): scores with fewer than two dimensions (no query-by-key grid to shift) raise a documented error naming the shape, not a bare unpacking or indexing failure."""
     scores = sts.randn((length,), seed)
     what = f"scores of shape {tuple(scores.shape)}"
     exc, result = call_documented(lambda: relative_shift(scores), what=what)

@@ -133,7 +133,7 @@ def _accepts_rotary_dim(factory):
 @example(case=Case(batch=2, seq=3, heads=2, head_dim=2, batched=True, seed=0), base=10000.0)
 @example(case=Case(batch=1, seq=8, heads=1, head_dim=32, batched=False, seed=0), base=500000.0)
 def test_values_match_complex_rotation(rope, conventions, case, base):
-    """ROPE-VAL-01: each pair of features (a, b) of every head at position p becomes the complex product (a + ib) exp(i p w_k) with w_k = base^(-2k/d), in the declared pairing."""
+    """ROPE-VAL-01 (must): each pair of features (a, b) of every head at position p becomes the complex product (a + ib) exp(i p w_k) with w_k = base^(-2k/d), in the declared pairing."""
     pairing = conventions["rope.pairing"]
     f = _rope(rope, case.head_dim, base=base)
     x, positions = case.x(), case.positions()
@@ -143,7 +143,7 @@ def test_values_match_complex_rotation(rope, conventions, case, base):
 
 @given(case=cases())
 def test_norm_preserved(rope, conventions, case):
-    """ROPE-NORM-01: a rotation preserves length: every rotated pair of features, and so every head vector, keeps its norm."""
+    """ROPE-NORM-01 (must): a rotation preserves length: every rotated pair of features, and so every head vector, keeps its norm."""
     pairing = conventions["rope.pairing"]
     x, positions = case.x(), case.positions()
     out = _apply(_rope(rope, case.head_dim), x, positions).to(F64)
@@ -162,7 +162,7 @@ def test_norm_preserved(rope, conventions, case):
 @given(case=cases())
 @example(case=Case(batch=1, seq=1, heads=1, head_dim=2, batched=False, seed=0))
 def test_position_zero_is_identity(rope, case):
-    """ROPE-ID-01: position 0 is the identity: a token at position 0 is returned unrotated."""
+    """ROPE-ID-01 (must): position 0 is the identity: a token at position 0 is returned unrotated."""
     x = case.x()
     positions = case.positions(0, 1)  # all zeros
     _assert_rotation(_apply(_rope(rope, case.head_dim), x, positions), x.to(F64),
@@ -171,7 +171,7 @@ def test_position_zero_is_identity(rope, case):
 
 @given(case=cases(), seed=sts.seeds())
 def test_rotations_compose(rope, case, seed):
-    """ROPE-COMP-01: rotations compose: rotating by positions P and then by Q equals rotating once by P + Q."""
+    """ROPE-COMP-01 (must): rotations compose: rotating by positions P and then by Q equals rotating once by P + Q."""
     f = _rope(rope, case.head_dim)
     x, p, q = case.x(), case.positions(0, 1024), case.positions(0, 1024, seed_offset=seed)
     twice = _apply(f, _apply(f, x, p), q)
@@ -184,7 +184,7 @@ def test_rotations_compose(rope, case, seed):
 @given(case=cases(max_seq=6), shift=st.integers(1, 2048))
 @example(case=Case(batch=1, seq=4, heads=1, head_dim=8, batched=False, seed=0), shift=1)
 def test_scores_depend_on_offset_only(rope, case, shift):
-    """ROPE-REL-01: <R(m) q, R(n) k> depends only on m - n: shifting every position by the same t leaves every attention score unchanged."""
+    """ROPE-REL-01 (must): <R(m) q, R(n) k> depends only on m - n: shifting every position by the same t leaves every attention score unchanged."""
     f = _rope(rope, case.head_dim)
     q, k = case.x(), case.x(seed_offset=7)
     positions = case.positions(0, 1024)
@@ -214,7 +214,7 @@ def test_scores_depend_on_offset_only(rope, case, shift):
 
 @given(case=cases(), seed=sts.seeds())
 def test_linear_in_x(rope, case, seed):
-    """ROPE-LIN-01: the rotation is linear in x: f(a x + b y, p) = a f(x, p) + b f(y, p)."""
+    """ROPE-LIN-01 (must): the rotation is linear in x: f(a x + b y, p) = a f(x, p) + b f(y, p)."""
     f = _rope(rope, case.head_dim)
     x, y, positions = case.x(), case.x(seed_offset=11), case.positions()
     a, b = (float(v) for v in sts.randn((2,), seed, F64))
@@ -229,7 +229,7 @@ def test_linear_in_x(rope, case, seed):
 @given(case=cases())
 @example(case=Case(batch=1, seq=2, heads=1, head_dim=4, batched=False, seed=0))
 def test_pairings_are_one_map(rope, conventions, case):
-    """ROPE-PAIR-01: the half and interleaved pairings are the same rotation up to a fixed permutation pi of the features (pi = 0, d/2, 1, d/2 + 1, ... takes half to interleaved): R_half(x)[pi] = R_interleaved(x[pi]), and the implementation satisfies it for its declared pairing."""
+    """ROPE-PAIR-01 (must): the half and interleaved pairings are the same rotation up to a fixed permutation pi of the features (pi = 0, d/2, 1, d/2 + 1, ... takes half to interleaved): R_half(x)[pi] = R_interleaved(x[pi]), and the implementation satisfies it for its declared pairing."""
     pairing = conventions["rope.pairing"]
     other = "interleaved" if pairing == "half" else "half"
     permutation = oracles.rope_permutation(case.head_dim, pairing, other)
@@ -247,7 +247,7 @@ def test_pairings_are_one_map(rope, conventions, case):
 @given(case=cases(max_seq=8), token=st.integers(0, 7), start=st.integers(0, 4000))
 @example(case=Case(batch=2, seq=8, heads=2, head_dim=8, batched=True, seed=0), token=7, start=0)
 def test_decoding_matches_full_sequence(rope, case, token, start):
-    """ROPE-DEC-01: decoding consistency (the KV-cache use): rotating the token at absolute position p alone gives row p of rotating the whole sequence."""
+    """ROPE-DEC-01 (must): decoding consistency (the KV-cache use): rotating the token at absolute position p alone gives row p of rotating the whole sequence."""
     token = token % case.seq
     f = _rope(rope, case.head_dim)
     x = case.x()
@@ -265,7 +265,7 @@ def test_decoding_matches_full_sequence(rope, case, token, start):
 @example(case=Case(batch=1, seq=4, heads=1, head_dim=4, batched=False, seed=0), max_seq_len=8, over=0, token=3)
 @example(case=Case(batch=2, seq=3, heads=1, head_dim=8, batched=True, seed=0), max_seq_len=16, over=17, token=0)
 def test_beyond_max_seq_len(rope, conventions, case, max_seq_len, over, token):
-    """ROPE-BEYOND-01: a position at or beyond max_seq_len gets either its correct rotation (an implementation that extends its cache) or a documented error naming it, never a stale, clamped or wrapped one."""
+    """ROPE-BEYOND-01 (must): a position at or beyond max_seq_len gets either its correct rotation (an implementation that extends its cache) or a documented error naming it, never a stale, clamped or wrapped one."""
     pairing = conventions["rope.pairing"]
     f = _rope(rope, case.head_dim, max_seq_len=max_seq_len)
     x = case.x()
@@ -303,7 +303,7 @@ def _far(case, log2_positions):
 @given(far=far_positions(), base=sts.bases())
 @example(far=(Case(batch=1, seq=16, heads=1, head_dim=64, batched=False, seed=0), 16), base=10000.0)
 def test_float32_precision_far_out(rope, conventions, far, base):
-    """ROPE-PREC-01: for positions up to 2^16 a float32 rotation stays within float32 angle rounding of the float64 one (error <= 4 eps32 (p w + 2) per unit of pair size, plus 4 roundings), as it does when the angles are formed in float32 or better."""
+    """ROPE-PREC-01 (must): for positions up to 2^16 a float32 rotation stays within float32 angle rounding of the float64 one (error <= 4 eps32 (p w + 2) per unit of pair size, plus 4 roundings), as it does when the angles are formed in float32 or better."""
     case, log2_positions = far
     pairing = conventions["rope.pairing"]
     f = _rope(rope, case.head_dim, base=base, max_seq_len=2**16)
@@ -315,7 +315,7 @@ def test_float32_precision_far_out(rope, conventions, far, base):
 @given(far=far_positions(), dtype=st.sampled_from([BF16, F16]))
 @example(far=(Case(batch=1, seq=16, heads=2, head_dim=16, batched=False, seed=0), 16), dtype=BF16)
 def test_half_precision_keeps_float32_angles(rope, conventions, far, dtype):
-    """ROPE-PREC-02: in bfloat16 and float16 (the module cast with .to(torch.bfloat16) or .half()) the angles are still formed in float32 or better: up to position 2^16 the result is within the float32 angle error plus 4 roundings in the half dtype of the float64 rotation."""
+    """ROPE-PREC-02 (must): in bfloat16 and float16 (the module cast with .to(torch.bfloat16) or .half()) the angles are still formed in float32 or better: up to position 2^16 the result is within the float32 angle error plus 4 roundings in the half dtype of the float64 rotation."""
     case, log2_positions = far
     pairing = conventions["rope.pairing"]
     f = _cast(_rope(rope, case.head_dim, max_seq_len=2**16), dtype)
@@ -326,7 +326,7 @@ def test_half_precision_keeps_float32_angles(rope, conventions, far, dtype):
 
 @given(case=cases(max_seq=4), dtype=st.sampled_from([F32, F64, BF16, F16]))
 def test_keeps_shape_and_dtype(rope, case, dtype):
-    """ROPE-DTYPE-01: the result has the shape and dtype of x, for float32, float64, bfloat16 and float16 inputs (the module cast to the same dtype)."""
+    """ROPE-DTYPE-01 (must): the result has the shape and dtype of x, for float32, float64, bfloat16 and float16 inputs (the module cast to the same dtype)."""
     f = _cast(_rope(rope, case.head_dim), dtype)
     x = case.x(dtype)
     out = _apply(f, x, case.positions())
@@ -337,13 +337,13 @@ def test_keeps_shape_and_dtype(rope, case, dtype):
 @example(head_dim=1, seq=1)
 @example(head_dim=63, seq=2)
 def test_odd_head_dim_rejected(rope, head_dim, seq):
-    """ROPE-ODD-01: an odd head_dim is rejected with a documented error naming it, since features rotate in pairs."""
+    """ROPE-ODD-01 (should): an odd head_dim is rejected with a documented error naming it, since features rotate in pairs."""
     assert_raises_naming(_built_and_called(rope, head_dim, seq), head_dim, what=f"odd head_dim {head_dim}")
 
 
 @given(case=cases())
 def test_input_not_modified(rope, case):
-    """ROPE-INPLACE-01: f(x, positions) leaves x and positions as they were: the rotation is not written into the caller's tensors."""
+    """ROPE-INPLACE-01 (must): f(x, positions) leaves x and positions as they were: the rotation is not written into the caller's tensors."""
     x, positions = case.x(), case.positions()
     x_before, positions_before = x.clone(), positions.clone()
     _rope(rope, case.head_dim)(x, positions)
@@ -354,7 +354,7 @@ def test_input_not_modified(rope, case):
 @given(case=cases(max_head_dim=32), rotary=st.integers(1, 16))
 @example(case=Case(batch=1, seq=3, heads=2, head_dim=8, batched=False, seed=0), rotary=2)
 def test_partial_rotary_dim(rope, conventions, case, rotary):
-    """ROPE-ROTDIM-01: with rotary_dim = r (where the factory accepts it), the first r features rotate as a RoPE of dimension r (frequencies base^(-2k/r)) and the other head_dim - r features pass through untouched."""
+    """ROPE-ROTDIM-01 (must): with rotary_dim = r (where the factory accepts it), the first r features rotate as a RoPE of dimension r (frequencies base^(-2k/r)) and the other head_dim - r features pass through untouched."""
     if not _accepts_rotary_dim(rope):
         pytest.skip("the rope factory takes no rotary_dim")
     pairing = conventions["rope.pairing"]
@@ -384,7 +384,7 @@ def illegal_rotary_dims(draw):
 @example(dims=(8, 10))  # more features than the head has
 @example(dims=(8, -2))
 def test_illegal_rotary_dim_rejected(rope, dims):
-    """ROPE-ROTDIM-02: a rotary_dim (where the factory accepts it) that is odd, larger than head_dim or negative is rejected with a documented error naming it, never silently clamped to a legal one."""
+    """ROPE-ROTDIM-02 (should): a rotary_dim (where the factory accepts it) that is odd, larger than head_dim or negative is rejected with a documented error naming it, never silently clamped to a legal one."""
     if not _accepts_rotary_dim(rope):
         pytest.skip("the rope factory takes no rotary_dim")
     head_dim, rotary_dim = dims

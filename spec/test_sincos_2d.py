@@ -66,7 +66,7 @@ def _halves(table, conventions, height, width):
 @example(height=1, width=7, dim=8, base=10000.0)
 @example(height=5, width=1, dim=16, base=100.0)
 def test_values_match_formula(sincos_2d, conventions, height, width, dim, base):
-    """SC2D-VAL-01: cell (i, j), at row i * width + j, is the 1-D sinusoidal encoding (dim/2 features, declared layout and frequencies) of its row i beside that of its column j, in the declared order."""
+    """SC2D-VAL-01 (must): cell (i, j), at row i * width + j, is the 1-D sinusoidal encoding (dim/2 features, declared layout and frequencies) of its row i beside that of its column j, in the declared order."""
     dim = _dim(conventions, dim)
     table = _table(sincos_2d, height, width, dim, base=base)
     assert_close(table, _oracle(conventions, height, width, dim, base), atol=_atol(height, width),
@@ -76,7 +76,7 @@ def test_values_match_formula(sincos_2d, conventions, height, width, dim, base):
 @given(height=grid_sides(), width=grid_sides(), dim=dims())
 @example(height=3, width=4, dim=4)
 def test_rows_and_columns_share_halves(sincos_2d, conventions, height, width, dim):
-    """SC2D-SHARE-01: the cells of one grid row share their row half, and the cells of one grid column share their column half."""
+    """SC2D-SHARE-01 (must): the cells of one grid row share their row half, and the cells of one grid column share their column half."""
     dim = _dim(conventions, dim)
     row_half, col_half = _halves(_table(sincos_2d, height, width, dim), conventions, height, width)
     atol = tolerances.atol(F32, operations=2)
@@ -97,7 +97,7 @@ UNIQUENESS_MIN_GAP = 0.28
 @given(height=grid_sides(), width=grid_sides(), dim=dims(16))
 @example(height=12, width=12, dim=4)
 def test_cells_distinct(sincos_2d, conventions, height, width, dim):
-    """SC2D-UNIQ-01: every cell of the grid has its own encoding: the height * width rows are pairwise distinct."""
+    """SC2D-UNIQ-01 (must): every cell of the grid has its own encoding: the height * width rows are pairwise distinct."""
     dim = _dim(conventions, dim)
     expected = _oracle(conventions, height, width, dim)
     gaps = torch.cdist(expected, expected).fill_diagonal_(float("inf"))
@@ -116,5 +116,5 @@ def test_cells_distinct(sincos_2d, conventions, height, width, dim):
 @example(dim=2, height=1, width=1)
 @example(dim=3, height=2, width=2)
 def test_dim_not_multiple_of_4_rejected(sincos_2d, dim, height, width):
-    """SC2D-DIM-01: a dim that is odd or not a multiple of 4 is rejected with a documented error naming it: each half must itself hold (sin, cos) pairs."""
+    """SC2D-DIM-01 (should): a dim that is odd or not a multiple of 4 is rejected with a documented error naming it: each half must itself hold (sin, cos) pairs."""
     assert_raises_naming(lambda: sincos_2d(height, width, dim), dim, what=f"dim {dim}")

@@ -46,7 +46,7 @@ def _atol(table, num_positions):
 @example(num_positions=1, dim=2)
 @example(num_positions=64, dim=4)
 def test_values_match_formula(sinusoidal_encoding, conventions, num_positions, dim):
-    """SIN-VAL-01: PE(pos, 2i) = sin(pos / 10000^(2i/d)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/d)), in the declared layout and frequency schedule."""
+    """SIN-VAL-01 (must): PE(pos, 2i) = sin(pos / 10000^(2i/d)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/d)), in the declared layout and frequency schedule."""
     dim = max(dim, _min_dim(conventions))
     table = _table(sinusoidal_encoding, num_positions, dim)
     assert_close(table, _oracle(conventions, torch.arange(num_positions), dim),
@@ -56,7 +56,7 @@ def test_values_match_formula(sinusoidal_encoding, conventions, num_positions, d
 @given(num_positions=st.integers(1, 32), dim=table_dims(), base=sts.bases())
 @example(num_positions=32, dim=8, base=100.0)
 def test_base_is_honoured(sinusoidal_encoding, conventions, num_positions, dim, base):
-    """SIN-BASE-01: the wavelength constant is the base argument (10000 in the paper): a table built with base b follows the formula with b."""
+    """SIN-BASE-01 (must): the wavelength constant is the base argument (10000 in the paper): a table built with base b follows the formula with b."""
     dim = max(dim, _min_dim(conventions))
     table = _table(sinusoidal_encoding, num_positions, dim, base=base)
     assert_close(table, _oracle(conventions, torch.arange(num_positions), dim, base),
@@ -66,7 +66,7 @@ def test_base_is_honoured(sinusoidal_encoding, conventions, num_positions, dim, 
 @given(dim=table_dims())
 @example(dim=2)
 def test_row_zero_pattern(sinusoidal_encoding, conventions, dim):
-    """SIN-ROW0-01: position 0 has every sine at 0 and every cosine at 1: (0, 1, 0, 1, ...) when interleaved, (0, ..., 0, 1, ..., 1) when split."""
+    """SIN-ROW0-01 (must): position 0 has every sine at 0 and every cosine at 1: (0, 1, 0, 1, ...) when interleaved, (0, ..., 0, 1, ..., 1) when split."""
     dim = max(dim, _min_dim(conventions))
     row = _table(sinusoidal_encoding, 1, dim)[0]
     sin_cols, cos_cols = oracles.pair_columns(dim, conventions["sinusoidal.layout"])
@@ -77,7 +77,7 @@ def test_row_zero_pattern(sinusoidal_encoding, conventions, dim):
 
 @given(num_positions=st.integers(1, 2048), dim=table_dims())
 def test_entries_bounded(sinusoidal_encoding, conventions, num_positions, dim):
-    """SIN-BOUND-01: every entry lies in [-1, 1], at every position."""
+    """SIN-BOUND-01 (must): every entry lies in [-1, 1], at every position."""
     table = _table(sinusoidal_encoding, num_positions, max(dim, _min_dim(conventions)))
     assert bool(torch.isfinite(table).all()), "the table holds NaN or inf"
     worst = table.abs().max().item()
@@ -86,7 +86,7 @@ def test_entries_bounded(sinusoidal_encoding, conventions, num_positions, dim):
 
 @given(num_positions=st.integers(1, 512), dim=table_dims())
 def test_row_norm(sinusoidal_encoding, conventions, num_positions, dim):
-    """SIN-NORM-01: every row has norm sqrt(d/2), since each (sin, cos) pair has unit norm."""
+    """SIN-NORM-01 (must): every row has norm sqrt(d/2), since each (sin, cos) pair has unit norm."""
     dim = max(dim, _min_dim(conventions))
     table = _table(sinusoidal_encoding, num_positions, dim)
     norms = table.to(F64).norm(dim=1)
@@ -106,7 +106,7 @@ UNIQUENESS_MIN_GAP = 5e-5
 @given(num_positions=st.integers(2, UNIQUENESS_MAX_POSITIONS), dim=table_dims(max_value=16))
 @example(num_positions=UNIQUENESS_MAX_POSITIONS, dim=2)
 def test_rows_unique(sinusoidal_encoding, conventions, num_positions, dim):
-    """SIN-UNIQ-01: every position has its own encoding: the rows of a table of up to 1024 positions are pairwise distinct."""
+    """SIN-UNIQ-01 (must): every position has its own encoding: the rows of a table of up to 1024 positions are pairwise distinct."""
     dim = max(dim, _min_dim(conventions))
     gaps_oracle = torch.cdist(*(2 * [_oracle(conventions, torch.arange(num_positions), dim)]))
     gaps_oracle.fill_diagonal_(float("inf"))
@@ -120,7 +120,7 @@ def test_rows_unique(sinusoidal_encoding, conventions, num_positions, dim):
 @given(num_positions=st.integers(2, 128), dim=table_dims(), offset=st.integers(1, 64))
 @example(num_positions=8, dim=4, offset=1)
 def test_offset_is_fixed_rotation(sinusoidal_encoding, conventions, num_positions, dim, offset):
-    """SIN-ROT-01: PE(p + k) = M(k) PE(p) for a block-diagonal rotation M(k) that depends on the offset k alone, not on p (the relative-position property)."""
+    """SIN-ROT-01 (must): PE(p + k) = M(k) PE(p) for a block-diagonal rotation M(k) that depends on the offset k alone, not on p (the relative-position property)."""
     dim = max(dim, _min_dim(conventions))
     raw = _table(sinusoidal_encoding, num_positions + offset, dim)
     table = raw.to(F64)
@@ -133,7 +133,7 @@ def test_offset_is_fixed_rotation(sinusoidal_encoding, conventions, num_position
 
 @given(num_positions=st.integers(2, 128), dim=table_dims())
 def test_dot_product_depends_on_distance(sinusoidal_encoding, conventions, num_positions, dim):
-    """SIN-DOT-01: PE(p) . PE(q) depends only on |p - q|: it equals sum_i cos(w_i (p - q))."""
+    """SIN-DOT-01 (must): PE(p) . PE(q) depends only on |p - q|: it equals sum_i cos(w_i (p - q))."""
     dim = max(dim, _min_dim(conventions))
     raw = _table(sinusoidal_encoding, num_positions, dim)
     table = raw.to(F64)
@@ -148,7 +148,7 @@ def test_dot_product_depends_on_distance(sinusoidal_encoding, conventions, num_p
 
 @given(short=st.integers(1, 64), extra=st.integers(1, 192), dim=table_dims())
 def test_prefix_consistent(sinusoidal_encoding, conventions, short, extra, dim):
-    """SIN-PREFIX-01: the table for N positions is the first N rows of the table for any M > N: a position's encoding does not depend on how many positions were asked for."""
+    """SIN-PREFIX-01 (must): the table for N positions is the first N rows of the table for any M > N: a position's encoding does not depend on how many positions were asked for."""
     dim = max(dim, _min_dim(conventions))
     small = _table(sinusoidal_encoding, short, dim)
     large = _table(sinusoidal_encoding, short + extra, dim)
@@ -158,7 +158,7 @@ def test_prefix_consistent(sinusoidal_encoding, conventions, short, extra, dim):
 @given(trained=st.integers(1, 512), factor=st.integers(2, 8), dim=table_dims())
 @example(trained=512, factor=4, dim=16)
 def test_extrapolates(sinusoidal_encoding, conventions, trained, factor, dim):
-    """SIN-EXTRA-01: the formula extends to any length: a table several times longer than a training length still matches the formula at every new position."""
+    """SIN-EXTRA-01 (must): the formula extends to any length: a table several times longer than a training length still matches the formula at every new position."""
     dim = max(dim, _min_dim(conventions))
     total = trained * factor
     table = _table(sinusoidal_encoding, total, dim)
@@ -169,7 +169,7 @@ def test_extrapolates(sinusoidal_encoding, conventions, trained, factor, dim):
 @given(dim=table_dims(max_value=16), log2_positions=st.integers(14, 16))
 @example(dim=16, log2_positions=16)
 def test_precision_at_large_positions(sinusoidal_encoding, conventions, dim, log2_positions):
-    """SIN-PREC-01: at positions up to 2^16 a float32 table stays within float32 angle rounding of the float64 formula (error <= 4 eps (p w + 2)), as it does when the angles are formed in float32 or better."""
+    """SIN-PREC-01 (must): at positions up to 2^16 a float32 table stays within float32 angle rounding of the float64 formula (error <= 4 eps (p w + 2)), as it does when the angles are formed in float32 or better."""
     dim = max(dim, _min_dim(conventions))
     num_positions = 2**log2_positions
     table = _table(sinusoidal_encoding, num_positions, dim)
@@ -195,14 +195,14 @@ def test_precision_at_large_positions(sinusoidal_encoding, conventions, dim, log
 @given(dim=sts.odd_dims(), num_positions=st.integers(1, 16))
 @example(dim=513, num_positions=4)
 def test_odd_dim_rejected(sinusoidal_encoding, dim, num_positions):
-    """SIN-ODD-01: an odd d is rejected with a documented error naming it, since sines and cosines come in pairs."""
+    """SIN-ODD-01 (should): an odd d is rejected with a documented error naming it, since sines and cosines come in pairs."""
     assert_raises_naming(lambda: sinusoidal_encoding(num_positions, dim), dim, what=f"odd dim {dim}")
 
 
 @given(num_positions=st.integers(-64, -1), dim=table_dims(max_value=16))
 @example(num_positions=-1, dim=4)
 def test_negative_positions_rejected(sinusoidal_encoding, conventions, num_positions, dim):
-    """SIN-NEG-01: a negative number of positions is rejected with a documented error naming it, not turned into an empty or a wrapped table."""
+    """SIN-NEG-01 (should): a negative number of positions is rejected with a documented error naming it, not turned into an empty or a wrapped table."""
     dim = max(dim, _min_dim(conventions))
     assert_raises_naming(lambda: sinusoidal_encoding(num_positions, dim), num_positions,
                          what=f"num_positions = {num_positions}")
@@ -211,7 +211,7 @@ def test_negative_positions_rejected(sinusoidal_encoding, conventions, num_posit
 @given(dim=table_dims(max_value=16))
 @example(dim=4)
 def test_zero_positions_give_empty_table(sinusoidal_encoding, conventions, dim):
-    """SIN-EMPTY-01: zero positions give the empty (0, d) table, the first zero rows of every table: a count of zero is not an error."""
+    """SIN-EMPTY-01 (must): zero positions give the empty (0, d) table, the first zero rows of every table: a count of zero is not an error."""
     dim = max(dim, _min_dim(conventions))
     _table(sinusoidal_encoding, 0, dim)
 
@@ -227,7 +227,7 @@ def _module(sinusoidal_module, dim, max_len, **kwargs):
        seed=sts.seeds())
 @example(batch=2, seq=32, extra=0, dim=4, seed=0)  # S == max_len
 def test_module_adds_table(sinusoidal_module, conventions, batch, seq, extra, dim, seed):
-    """SINMOD-ADD-01: the module returns x + PE[:S], the same position rows added to every sequence of the batch."""
+    """SINMOD-ADD-01 (must): the module returns x + PE[:S], the same position rows added to every sequence of the batch."""
     dim = max(dim, _min_dim(conventions))
     module = _module(sinusoidal_module, dim, seq + extra)
     x = sts.randn((batch, seq, dim), seed)
@@ -239,7 +239,7 @@ def test_module_adds_table(sinusoidal_module, conventions, batch, seq, extra, di
        seed=sts.seeds())
 @example(seq=32, extra=0, dim=8, base=100.0, seed=0)
 def test_module_base_is_honoured(sinusoidal_module, conventions, seq, extra, dim, base, seed):
-    """SINMOD-BASE-01: the module's base argument reaches its table: a module built with base b adds the formula's table for b."""
+    """SINMOD-BASE-01 (must): the module's base argument reaches its table: a module built with base b adds the formula's table for b."""
     dim = max(dim, _min_dim(conventions))
     module = _module(sinusoidal_module, dim, seq + extra, base=base)
     x = sts.randn((1, seq, dim), seed)
@@ -250,7 +250,7 @@ def test_module_base_is_honoured(sinusoidal_module, conventions, seq, extra, dim
 
 @given(dim=table_dims(max_value=16), max_len=st.integers(1, 32))
 def test_module_table_is_buffer(sinusoidal_module, conventions, dim, max_len):
-    """SINMOD-BUF-01: the table is a registered buffer (it moves and is saved with the module) and not a parameter: the module has nothing to train."""
+    """SINMOD-BUF-01 (must): the table is a registered buffer (it moves and is saved with the module) and not a parameter: the module has nothing to train."""
     dim = max(dim, _min_dim(conventions))
     module = _module(sinusoidal_module, dim, max_len)
     trainable = [name for name, p in module.named_parameters() if p.requires_grad]
@@ -262,7 +262,7 @@ def test_module_table_is_buffer(sinusoidal_module, conventions, dim, max_len):
 @given(dim=table_dims(max_value=16), seq=sts.seq_lens(max_value=64), seed=sts.seeds())
 @example(dim=4, seq=64, seed=0)
 def test_module_follows_double(sinusoidal_module, conventions, dim, seq, seed):
-    """SINMOD-MOVE-01: m.double() casts the table buffer to float64 with the module, and m(x) for float64 x is float64 and still matches the formula (to the precision the table was built in)."""
+    """SINMOD-MOVE-01 (must): m.double() casts the table buffer to float64 with the module, and m(x) for float64 x is float64 and still matches the formula (to the precision the table was built in)."""
     dim = max(dim, _min_dim(conventions))
     module = _module(sinusoidal_module, dim, seq).double()
     stale = [name for name, b in module.named_buffers() if b.is_floating_point() and b.dtype != F64]
@@ -279,7 +279,7 @@ def test_module_follows_double(sinusoidal_module, conventions, dim, seq, seed):
 @given(dim=table_dims(max_value=16), max_len=st.integers(1, 16), over=st.integers(1, 16), seed=sts.seeds())
 @example(dim=4, max_len=8, over=1, seed=0)  # S == max_len + 1
 def test_module_beyond_max_len(sinusoidal_module, conventions, dim, max_len, over, seed):
-    """SINMOD-BEYOND-01: a sequence longer than max_len is handled as declared: `raise` gives a documented error naming the length, `extend` gives the formula's values at every position."""
+    """SINMOD-BEYOND-01 (must): a sequence longer than max_len is handled as declared: `raise` gives a documented error naming the length, `extend` gives the formula's values at every position."""
     dim = max(dim, _min_dim(conventions))
     module = _module(sinusoidal_module, dim, max_len)
     seq = max_len + over
@@ -294,5 +294,5 @@ def test_module_beyond_max_len(sinusoidal_module, conventions, dim, max_len, ove
 
 @given(dim=sts.odd_dims(), max_len=st.integers(1, 16))
 def test_module_odd_dim_rejected(sinusoidal_module, dim, max_len):
-    """SINMOD-ODD-01: constructing the module with an odd d raises a documented error naming it."""
+    """SINMOD-ODD-01 (should): constructing the module with an odd d raises a documented error naming it."""
     assert_raises_naming(lambda: sinusoidal_module(dim, max_len), dim, what=f"odd dim {dim}")

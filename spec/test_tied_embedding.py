@@ -56,14 +56,14 @@ def _assert_tied(module, what):
 @given(vocab=sizes(), dim=sizes())
 @example(vocab=5, dim=5)
 def test_one_parameter(tied_embedding, vocab, dim):
-    """TIED-SAME-01: the projection's weight is the embedding's weight, one Parameter object (m.project.weight is m.embed.weight) listed once in m.parameters(): not a copy, and not a second Parameter over the same storage."""
+    """TIED-SAME-01 (must): the projection's weight is the embedding's weight, one Parameter object (m.project.weight is m.embed.weight) listed once in m.parameters(): not a copy, and not a second Parameter over the same storage."""
     _assert_tied(_module(tied_embedding, vocab, dim), what="at construction")
 
 
 @given(vocab=sizes(), dim=sizes(), cast=st.sampled_from(["to(float64)", "half()", "to(bfloat16)"]))
 @example(vocab=4, dim=3, cast="half()")
 def test_tie_survives_casts(tied_embedding, vocab, dim, cast):
-    """TIED-CAST-01: the tie survives casting the module with .to(dtype) and .half(): afterwards one Parameter of the new dtype is still used by both sides."""
+    """TIED-CAST-01 (must): the tie survives casting the module with .to(dtype) and .half(): afterwards one Parameter of the new dtype is still used by both sides."""
     module = _module(tied_embedding, vocab, dim)
     dtype = {"to(float64)": F64, "half()": torch.float16, "to(bfloat16)": torch.bfloat16}[cast]
     moved = module.half() if cast == "half()" else module.to(dtype)
@@ -82,7 +82,7 @@ def _other_devices():
 @given(vocab=sizes(), dim=sizes(), device=st.sampled_from(_other_devices()))
 @example(vocab=4, dim=3, device="meta")
 def test_tie_survives_device_moves(tied_embedding, vocab, dim, device):
-    """TIED-DEVICE-01: the tie survives moving the module to another device (.to(device); the meta device on CPU-only machines, as deferred initialisation does), where torch makes a new Parameter per module."""
+    """TIED-DEVICE-01 (must): the tie survives moving the module to another device (.to(device); the meta device on CPU-only machines, as deferred initialisation does), where torch makes a new Parameter per module."""
     module = _module(tied_embedding, vocab, dim)
     moved = module.to(device)
     _assert_tied(moved, what=f"after m.to({device!r})")
@@ -93,7 +93,7 @@ def test_tie_survives_device_moves(tied_embedding, vocab, dim, device):
 
 @given(vocab=sizes(), dim=sizes(), seed=sts.seeds())
 def test_tie_survives_deepcopy(tied_embedding, vocab, dim, seed):
-    """TIED-COPY-01: copy.deepcopy of the module is tied in itself, to its own new Parameter with the same values."""
+    """TIED-COPY-01 (must): copy.deepcopy of the module is tied in itself, to its own new Parameter with the same values."""
     module = _module(tied_embedding, vocab, dim, seed)
     clone = copy.deepcopy(module)
     _assert_tied(clone, what="in copy.deepcopy(m)")
@@ -104,7 +104,7 @@ def test_tie_survives_deepcopy(tied_embedding, vocab, dim, seed):
 @given(vocab=sizes(), dim=sizes(), seed=sts.seeds())
 @example(vocab=5, dim=5, seed=0)
 def test_tie_survives_state_dict_round_trip(tied_embedding, vocab, dim, seed):
-    """TIED-LOAD-01: a fresh module that loads m.state_dict() is still tied, its one Parameter holding m's values."""
+    """TIED-LOAD-01 (must): a fresh module that loads m.state_dict() is still tied, its one Parameter holding m's values."""
     module = _module(tied_embedding, vocab, dim, seed)
     fresh = _module(tied_embedding, vocab, dim)
     fresh.load_state_dict(module.state_dict())
@@ -126,7 +126,7 @@ def _logit_atol(hidden, weight):
 @example(vocab=5, dim=5, lead=(2, 3), seed=0)  # square: an untransposed weight has the right shape
 @example(vocab=7, dim=3, lead=(), seed=0)
 def test_logits(tied_embedding, vocab, dim, lead, seed):
-    """TIED-LOGITS-01: m.project(h) returns the logits h @ E^T of shape (..., num_embeddings) for hidden states h of shape (..., dim), with E the embedding's weight."""
+    """TIED-LOGITS-01 (must): m.project(h) returns the logits h @ E^T of shape (..., num_embeddings) for hidden states h of shape (..., dim), with E the embedding's weight."""
     module = _module(tied_embedding, vocab, dim, seed)
     hidden = sts.randn((*lead, dim), seed + 1)
     weight = module.embed.weight.detach()
@@ -137,7 +137,7 @@ def test_logits(tied_embedding, vocab, dim, lead, seed):
 @given(vocab_ids=sts.ids_with_vocab(), dim=sizes(), seed=sts.seeds())
 @example(vocab_ids=(4, torch.tensor([[3, 0, 3]])), dim=4, seed=0)
 def test_embedding_side(tied_embedding, conventions, vocab_ids, dim, seed):
-    """TIED-EMBED-01: m.embed(ids) is a token embedding: it returns E[ids], times sqrt(dim) under token_embedding.scale = sqrt_dim."""
+    """TIED-EMBED-01 (must): m.embed(ids) is a token embedding: it returns E[ids], times sqrt(dim) under token_embedding.scale = sqrt_dim."""
     vocab, ids = vocab_ids
     module = _module(tied_embedding, vocab, dim, seed)
     scale = oracles.token_scale(dim, conventions["token_embedding.scale"])
@@ -151,7 +151,7 @@ def test_embedding_side(tied_embedding, conventions, vocab_ids, dim, seed):
 @example(vocab=5, dim=5, batch=2, seq=3, seed=0)  # square
 @example(vocab=3, dim=4, batch=2, seq=6, seed=0)  # repeated ids
 def test_gradients_accumulate(tied_embedding, conventions, vocab, dim, batch, seq, seed):
-    """TIED-GRAD-01: gradients from both uses accumulate into the one parameter: its gradient equals the sum of the gradients of an untied float64 copy's lookup and projection."""
+    """TIED-GRAD-01 (must): gradients from both uses accumulate into the one parameter: its gradient equals the sum of the gradients of an untied float64 copy's lookup and projection."""
     module = _module(tied_embedding, vocab, dim, seed)
     ids = sts.randint(0, vocab, (batch, seq), seed + 1)
     hidden = sts.randn((batch, seq, dim), seed + 2)

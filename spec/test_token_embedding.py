@@ -20,7 +20,7 @@ def _lookup_oracle(module, ids, conventions):
 @example(vocab_ids=(3, torch.tensor(2)), dim=4)  # 0-d ids
 @example(vocab_ids=(3, torch.zeros(0, 2, dtype=torch.long)), dim=4)  # empty ids
 def test_output_shape(token_embedding, vocab_ids, dim):
-    """TOK-SHAPE-01: ids of any shape (...) - 0-d and empty included - give embeddings of shape (..., d), and m.weight is the (num_embeddings, d) parameter."""
+    """TOK-SHAPE-01 (must): ids of any shape (...) - 0-d and empty included - give embeddings of shape (..., d), and m.weight is the (num_embeddings, d) parameter."""
     vocab, ids = vocab_ids
     module = build(token_embedding, vocab, dim)
     assert isinstance(module.weight, torch.nn.Parameter), f"m.weight is a {type(module.weight).__name__}"
@@ -32,7 +32,7 @@ def test_output_shape(token_embedding, vocab_ids, dim):
 @given(vocab_ids=sts.ids_with_vocab(), dim=st.integers(1, 8), int32=st.booleans())
 @example(vocab_ids=(5, torch.tensor([4, 0, 4])), dim=2, int32=False)
 def test_lookup_is_indexing(token_embedding, conventions, vocab_ids, dim, int32):
-    """TOK-LOOKUP-01: the lookup returns row ids[...] of the weight, times sqrt(d) under the sqrt_dim convention, for int64 and int32 ids alike: m(ids) == weight[ids] * scale."""
+    """TOK-LOOKUP-01 (must): the lookup returns row ids[...] of the weight, times sqrt(d) under the sqrt_dim convention, for int64 and int32 ids alike: m(ids) == weight[ids] * scale."""
     vocab, ids = vocab_ids
     module = build(token_embedding, vocab, dim)
     ids = ids.to(torch.int32) if int32 else ids
@@ -44,7 +44,7 @@ def test_lookup_is_indexing(token_embedding, conventions, vocab_ids, dim, int32)
 @given(vocab=st.integers(1, 12), dim=st.integers(1, 8), data=st.data())
 @example(vocab=1, dim=1, data=None).via("the padding row is the only row")
 def test_padding_row_starts_at_zero(token_embedding, vocab, dim, data):
-    """TOK-PAD-01: with padding_idx set, that row of the weight is zero at construction, and looking the padding id up gives a zero vector."""
+    """TOK-PAD-01 (must): with padding_idx set, that row of the weight is zero at construction, and looking the padding id up gives a zero vector."""
     padding_idx = 0 if data is None else data.draw(sts.padding_indices(vocab))
     module = build(token_embedding, vocab, dim, padding_idx=padding_idx)
     row = module.weight.detach()[padding_idx]
@@ -55,7 +55,7 @@ def test_padding_row_starts_at_zero(token_embedding, vocab, dim, data):
 
 @given(vocab=st.integers(2, 12), dim=st.integers(1, 8), seed=sts.seeds(), data=st.data())
 def test_padding_row_gets_no_gradient(token_embedding, vocab, dim, seed, data):
-    """TOK-PAD-02: the gradient of the padding row is exactly zero after any backward pass, however often the padding id occurs."""
+    """TOK-PAD-02 (must): the gradient of the padding row is exactly zero after any backward pass, however often the padding id occurs."""
     padding_idx = data.draw(sts.padding_indices(vocab), label="padding_idx")
     module = build(token_embedding, vocab, dim, padding_idx=padding_idx)
     ids = sts.randint(0, vocab, (3, 5), seed)
@@ -69,7 +69,7 @@ def test_padding_row_gets_no_gradient(token_embedding, vocab, dim, seed, data):
 @given(vocab=st.integers(1, 8), dim=st.integers(1, 6), seed=sts.seeds(), shape=sts.shapes(max_side=5))
 @example(vocab=2, dim=2, seed=0, shape=(6,))
 def test_repeated_ids_accumulate_gradient(token_embedding, conventions, vocab, dim, seed, shape):
-    """TOK-GRAD-01: each row's gradient is the sum of the upstream gradients at every occurrence of its id (times the scale), so repeated ids accumulate."""
+    """TOK-GRAD-01 (must): each row's gradient is the sum of the upstream gradients at every occurrence of its id (times the scale), so repeated ids accumulate."""
     module = build(token_embedding, vocab, dim)
     ids = sts.randint(0, vocab, shape, seed)
     upstream = sts.randn((*shape, dim), seed + 1)
@@ -84,7 +84,7 @@ def test_repeated_ids_accumulate_gradient(token_embedding, conventions, vocab, d
 @given(vocab=st.integers(1, 12), dim=st.integers(1, 6), batch=st.integers(2, 4), seq=sts.seq_lens(max_value=6),
        seed=sts.seeds())
 def test_batch_invariance(token_embedding, vocab, dim, batch, seq, seed):
-    """TOK-BATCH-01: embedding a batch of sequences equals embedding each sequence on its own: a row's result does not depend on the batch it sits in."""
+    """TOK-BATCH-01 (must): embedding a batch of sequences equals embedding each sequence on its own: a row's result does not depend on the batch it sits in."""
     module = build(token_embedding, vocab, dim)
     ids = sts.randint(0, vocab, (batch, seq), seed)
     together = module(ids)
@@ -101,7 +101,7 @@ def _ids_holding(bad, alone):
 @example(vocab=5, dim=2, excess=0, alone=False)
 @example(vocab=5, dim=2, excess=0, alone=True)
 def test_out_of_range_id_raises(token_embedding, vocab, dim, excess, alone):
-    """TOK-ERR-01: an id >= num_embeddings raises a documented error (IndexError, ValueError or TypeError) whose message names the id, never a silent clamp or wrap."""
+    """TOK-ERR-01 (should): an id >= num_embeddings raises a documented error (IndexError, ValueError or TypeError) whose message names the id, never a silent clamp or wrap."""
     module = build(token_embedding, vocab, dim)
     bad = vocab + excess
     assert_raises_naming(lambda: module(_ids_holding(bad, alone)), bad, what=f"id {bad} with {vocab} rows")
@@ -111,7 +111,7 @@ def test_out_of_range_id_raises(token_embedding, vocab, dim, excess, alone):
 @example(vocab=5, dim=2, bad=-1, alone=False)
 @example(vocab=5, dim=2, bad=-1, alone=True)
 def test_negative_id_raises(token_embedding, vocab, dim, bad, alone):
-    """TOK-ERR-02: a negative id raises a documented error whose message names it, never a Python-style index from the end."""
+    """TOK-ERR-02 (should): a negative id raises a documented error whose message names it, never a Python-style index from the end."""
     module = build(token_embedding, vocab, dim)
     assert_raises_naming(lambda: module(_ids_holding(bad, alone)), bad, what=f"id {bad}")
 
@@ -119,7 +119,7 @@ def test_negative_id_raises(token_embedding, vocab, dim, bad, alone):
 @given(vocab=st.integers(1, 12), dim=st.integers(1, 4), dtype=st.sampled_from([torch.float32, torch.float64,
                                                                             torch.float16]))
 def test_float_ids_raise(token_embedding, vocab, dim, dtype):
-    """TOK-ERR-03: floating-point ids raise a documented error naming the floating dtype, instead of being truncated to integers."""
+    """TOK-ERR-03 (should): floating-point ids raise a documented error naming the floating dtype, instead of being truncated to integers."""
     module = build(token_embedding, vocab, dim)
     assert_raises_naming(lambda: module(torch.zeros(3, dtype=dtype)), ("float", "half", "double"),
                          what=f"ids of dtype {dtype}")
@@ -128,7 +128,7 @@ def test_float_ids_raise(token_embedding, vocab, dim, dtype):
 @given(vocab=st.integers(2, 12), dim=st.integers(1, 4), ids=st.lists(st.integers(0, 1), min_size=1, max_size=4))
 @example(vocab=5, dim=2, ids=[1, 0])
 def test_ids_not_a_tensor(token_embedding, vocab, dim, ids):
-    """TOK-ERR-04: ids given as a Python list, not a tensor, either raise a documented error naming their type or are looked up as the tensor torch.tensor(ids) would be, never failing with an unrelated AttributeError."""
+    """TOK-ERR-04 (should): ids given as a Python list, not a tensor, either raise a documented error naming their type or are looked up as the tensor torch.tensor(ids) would be, never failing with an unrelated AttributeError."""
     module = build(token_embedding, vocab, dim)
     what = f"ids {ids!r} given as a list"
     exc, out = call_documented(lambda: module(list(ids)), what=what)

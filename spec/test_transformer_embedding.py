@@ -51,7 +51,7 @@ def _atol(expected, seq):
        positional=positional_kinds, seed=sts.seeds())
 @example(vocab=1, data=None, batch=1, seq=1, extra=0, positional="sinusoidal", seed=0)
 def test_token_plus_position(transformer_embedding, conventions, vocab, data, batch, seq, extra, positional, seed):
-    """EMB-SUM-01: in eval mode the output is token(ids) + position, of shape (B, S, d): the token rows (scaled per convention) plus the learned rows 0..S-1 or the sinusoidal table."""
+    """EMB-SUM-01 (must): in eval mode the output is token(ids) + position, of shape (B, S, d): the token rows (scaled per convention) plus the learned rows 0..S-1 or the sinusoidal table."""
     dim = 4 if data is None else data.draw(_dims(conventions), label="dim")
     model = _model(transformer_embedding, vocab, dim, seq + extra, positional=positional).eval()
     ids = sts.randint(0, vocab, (batch, seq), seed)
@@ -70,7 +70,7 @@ DROPOUT_FAILURE_PROBABILITY = 1e-9
 @given(positional=positional_kinds, p=st.sampled_from([0.1, 0.25, 0.5, 0.75]), seed=sts.seeds())
 @example(positional="learned", p=0.5, seed=0)
 def test_dropout_once_after_sum(transformer_embedding, conventions, positional, p, seed):
-    """EMB-DROP-01: dropout is applied once, after the sum: in train mode every output element is either exactly 0 or the eval-mode value divided by (1 - p)."""
+    """EMB-DROP-01 (must): dropout is applied once, after the sum: in train mode every output element is either exactly 0 or the eval-mode value divided by (1 - p)."""
     model = _model(transformer_embedding, 16, 8, 32, positional=positional, dropout=p)
     ids = sts.randint(0, 16, (4, 32), seed)
     model.eval()
@@ -91,7 +91,7 @@ def test_dropout_once_after_sum(transformer_embedding, conventions, positional, 
 
 @given(positional=positional_kinds, p=st.sampled_from([0.1, 0.25, 0.5, 0.75]), seed=sts.seeds())
 def test_dropout_rate(transformer_embedding, positional, p, seed):
-    """EMB-DROP-02: in train mode the fraction of zeroed elements is p, within a Hoeffding bound that a correct dropout exceeds with probability below 1e-9."""
+    """EMB-DROP-02 (must): in train mode the fraction of zeroed elements is p, within a Hoeffding bound that a correct dropout exceeds with probability below 1e-9."""
     model = _model(transformer_embedding, 16, 16, 64, positional=positional, dropout=p).train()
     ids = sts.randint(0, 16, (8, 64), seed)
     torch.manual_seed(seed)
@@ -104,7 +104,7 @@ def test_dropout_rate(transformer_embedding, positional, p, seed):
 
 @given(positional=positional_kinds, p=st.sampled_from([0.0, 0.1, 0.5]), seed=sts.seeds())
 def test_eval_deterministic(transformer_embedding, positional, p, seed):
-    """EMB-EVAL-01: in eval mode the module is deterministic and drops nothing: two calls give bit-identical outputs equal to token + position."""
+    """EMB-EVAL-01 (must): in eval mode the module is deterministic and drops nothing: two calls give bit-identical outputs equal to token + position."""
     model = _model(transformer_embedding, 16, 8, 16, positional=positional, dropout=p).eval()
     ids = sts.randint(0, 16, (2, 16), seed)
     torch.manual_seed(seed)
@@ -118,7 +118,7 @@ def test_eval_deterministic(transformer_embedding, positional, p, seed):
 @given(positional=positional_kinds, seed=sts.seeds())
 @example(positional="learned", seed=0)
 def test_default_dropout_is_zero(transformer_embedding, positional, seed):
-    """EMB-DROP-03: built without a dropout argument the module drops nothing (the default rate is 0): in train mode its output equals its eval-mode output."""
+    """EMB-DROP-03 (must): built without a dropout argument the module drops nothing (the default rate is 0): in train mode its output equals its eval-mode output."""
     model = _model(transformer_embedding, 16, 8, 16, positional=positional)
     ids = sts.randint(0, 16, (2, 16), seed)
     reference = model.eval()(ids).detach()
@@ -127,14 +127,14 @@ def test_default_dropout_is_zero(transformer_embedding, positional, seed):
 
 @given(positional=st.sampled_from(["rotary", "alibi", "absolute", "learnt"]))
 def test_unknown_positional_kind_rejected(transformer_embedding, positional):
-    """EMB-ERR-01: a positional kind other than "learned" or "sinusoidal" is rejected with a documented error naming it, never silently replaced by a default."""
+    """EMB-ERR-01 (should): a positional kind other than "learned" or "sinusoidal" is rejected with a documented error naming it, never silently replaced by a default."""
     assert_raises_naming(lambda: build(transformer_embedding, 16, 8, 16, positional=positional), positional,
                          what=f"positional={positional!r}")
 
 
 @given(vocab=st.integers(2, 12), positional=positional_kinds, seed=sts.seeds(), data=st.data())
 def test_padding_gradient_through_module(transformer_embedding, vocab, positional, seed, data):
-    """EMB-PAD-01: through the whole module, the padding row of the token table receives exactly zero gradient."""
+    """EMB-PAD-01 (must): through the whole module, the padding row of the token table receives exactly zero gradient."""
     padding_idx = data.draw(sts.padding_indices(vocab), label="padding_idx")
     model = _model(transformer_embedding, vocab, 8, 8, positional=positional, padding_idx=padding_idx)
     ids = sts.randint(0, vocab, (2, 8), seed)

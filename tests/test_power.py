@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from embedspec.spec.families import CLAUSE_ID
+from embedspec.clauses import CLAUSE_ID
 from tests.inline import POWER_PROFILE, run_inline
 from tests.mutants.catalogue import load_all
 
