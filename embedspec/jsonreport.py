@@ -15,13 +15,16 @@ Layout (``"format": "embedspec-report/1"``)::
      "implementation": {"name", "module", "package", "version", "conventions", "libraries"},
      "versions": {"python", "torch", "hypothesis", "pytest", "embedspec"},
      "hypothesis": {"profile", "seed"},
-     "summary": {"total", "passed", "failed", "blocked", "error", "skipped", "xfailed", "xpassed", "incomplete"},
-     "families": {FAMILY: {"summary": {...}, "properties": [
-         {"id", "test", "nodeid", "claim", "outcome", "duration",
+     "level": "must" or "should" (the level that gated the exit code, --level),
+     "summary": {"total", "passed", "failed", "blocked", "error", "skipped", "xfailed", "xpassed", "incomplete",
+                 "levels": {"must": {...the same counts...}, "should": {...}}},
+     "families": {FAMILY: {"summary": {..., "levels": {...}}, "properties": [
+         {"id", "level", "test", "nodeid", "claim", "outcome", "duration",
           "failure": {"kind", "message", "counterexample", "command", "seed", "blob", "snippet"},
           "blocked_by": [...], "reason": "...", "xfail": {"id", "reason", "link", ...}}]}}}
 
-``outcome`` is one of passed, failed, blocked (a failure whose basic clause
+``level`` is the clause's conformance level: a family conforms when no ``must`` property failed, was blocked or
+errored, and conforms strictly when no ``should`` property did either. ``outcome`` is one of passed, failed, blocked (a failure whose basic clause
 failed too), error, skipped (``reason``), xfailed (``reason``, ``xfail``),
 xpassed, and incomplete (the run was interrupted in it). Properties of no family (the checks of torch itself) sit under
 ``"(no family)"``.
@@ -41,6 +44,7 @@ from pathlib import Path
 
 import pytest
 
+from .clauses import LEVELS
 from .collectors import attach, detach
 from .report import outcomes
 
@@ -184,13 +188,14 @@ class JsonReport:
             info = next((r.embedspec for r in reports if getattr(r, "embedspec", None)), None)
             if info and clause and info.get("families"):
                 seen.setdefault(clause.split("-")[0], info["families"])
-        summary = dict.fromkeys(OUTCOMES, 0)
+        summary = _counts()
         for nodeid, (clause, outcome, reports) in sorted(verdicts.items(), key=lambda kv: (kv[1][0] or "", kv[0])):
             info = next((r.embedspec for r in reports if getattr(r, "embedspec", None)), None) or {}
             if not info and not clause:
                 continue  # not a property of the specification
             entry = {
                 "id": clause,
+                "level": info.get("level"),
                 "test": info.get("test") or nodeid.split("::", 1)[-1],
                 "nodeid": nodeid,
                 "claim": info.get("claim"),
@@ -212,14 +217,11 @@ class JsonReport:
                 entry["reason"] = _reason(reports)
             if info.get("xfail"):
                 entry["xfail"] = info["xfail"]
-            summary[entry["outcome"]] += 1
+            _count(summary, entry)
             for family in info.get("families") or self._family_guess(nodeid, clause, seen):
-                group = families.setdefault(family, {"summary": dict.fromkeys(OUTCOMES, 0), "properties": []})
-                group["summary"][entry["outcome"]] += 1
+                group = families.setdefault(family, {"summary": _counts(), "properties": []})
+                _count(group["summary"], entry)
                 group["properties"].append(entry)
-        summary["total"] = sum(summary[o] for o in OUTCOMES)
-        for group in families.values():
-            group["summary"]["total"] = sum(group["summary"][o] for o in OUTCOMES)
         return {
             "format": FORMAT,
             "status": status,
@@ -232,6 +234,7 @@ class JsonReport:
                 "profile": self.config.getoption("hypothesis_profile", None) or "dev",
                 "seed": self.config.getoption("hypothesis_seed", None),
             },
+            "level": self.config.getoption("embedspec_level"),
             "summary": summary,
             "families": dict(sorted(families.items())),
         }
@@ -265,9 +268,20 @@ class JsonReport:
             status = "stopped"
         else:
             status = "complete"
-        self.write(status, exitstatus)
+        self.write(status, session.exitstatus)  # as --level gated it (embedspec.plugin.LevelGate runs first)
         self.written_final = True
 
+
+
+def _counts():
+    return {**dict.fromkeys(OUTCOMES, 0), "total": 0, "levels": {level: dict.fromkeys(OUTCOMES, 0) for level in LEVELS}}
+
+
+def _count(summary, entry):
+    summary[entry["outcome"]] += 1
+    summary["total"] += 1
+    if entry["level"] in LEVELS:
+        summary["levels"][entry["level"]][entry["outcome"]] += 1
 
 
 def _interrupt(signum, frame):

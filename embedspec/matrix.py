@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .clauses import LEVELS
 from .contract import FAMILIES
 
 FAILED = ("failed", "blocked", "error")
@@ -89,7 +90,7 @@ def _provided(adapter):
     from .loading import load_implementation
 
     implementation = load_implementation(adapter.impl)
-    return [family for family in FAMILIES if implementation.provides(family)], implementation.conventions
+    return [family for family in FAMILIES if implementation.provides(family)], implementation
 
 
 def _library_version(adapter):
@@ -120,13 +121,14 @@ def run_one(adapter, profile, seed, reports, timeout):
 class Result:
     """One adapter's run, classified against its xfails file."""
 
-    def __init__(self, adapter, data, entries, findings, provided, conventions, seconds):
+    def __init__(self, adapter, data, entries, findings, provided, implementation, seconds):
         self.adapter = adapter
         self.data = data
         self.entries = entries
         self.findings = findings
         self.provided = provided
-        self.conventions = conventions
+        self.conventions = implementation.conventions
+        self.unsupported = sorted(implementation.unsupported)
         self.seconds = seconds
         self.cells = {}
         self.divergences = []  # (entry, [props])
@@ -138,9 +140,10 @@ class Result:
         by_entry = {}
         seen_entries = set()
         for family, block in (self.data.get("families") or {}).items():
-            counts = dict(passed=0, failed=0, xfailed=0, total=0)
+            by_level = {level: dict(passed=0, failed=0, xfailed=0, total=0) for level in LEVELS}
             for prop in block.get("properties", []):
                 outcome = prop.get("outcome")
+                counts = by_level["should" if prop.get("level") == "should" else "must"]
                 entry = _entry_for(self.entries, prop)
                 if entry is not None:
                     seen_entries.add(entry)
@@ -158,22 +161,30 @@ class Result:
                     counts["passed"] += 1
                     if entry is not None and outcome == "passed":
                         by_entry.setdefault(entry, [])
-            self.cells[family] = counts
+            self.cells[family] = by_level
         self.divergences = [(entry, by_entry[entry]) for entry in self.entries if by_entry.get(entry)]
         self.stale = [entry for entry in self.entries if not by_entry.get(entry)]
 
     def cell(self, family):
+        """The must results, then the should results apart: "passed 20 · should: xfailed 2/5"."""
         if family not in self.provided:
             return "—"
-        counts = self.cells.get(family)
-        if not counts or not counts["total"]:
+        by_level = self.cells.get(family)
+        if not by_level or not any(counts["total"] for counts in by_level.values()):
             return "untested"
-        if counts["failed"]:
-            return f"**failed** {counts['failed']}/{counts['total']}" + (
-                f", xfailed {counts['xfailed']}" if counts["xfailed"] else "")
-        if counts["xfailed"]:
-            return f"xfailed {counts['xfailed']}/{counts['total']}"
-        return f"passed {counts['passed']}"
+        must, should = (_results(by_level[level]) for level in LEVELS)
+        return " · ".join(filter(None, (must, should and f"should: {should}")))
+
+
+def _results(counts):
+    if not counts["total"]:
+        return ""
+    if counts["failed"]:
+        return f"**failed** {counts['failed']}/{counts['total']}" + (
+            f", xfailed {counts['xfailed']}" if counts["xfailed"] else "")
+    if counts["xfailed"]:
+        return f"xfailed {counts['xfailed']}/{counts['total']}"
+    return f"passed {counts['passed']}"
 
 
 def _md(text):
@@ -211,10 +222,11 @@ def render(results, missing, profile, seed, command, seconds):
         + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",
         "Each ready adapter in `adapters/` was run against the whole specification. A cell counts the",
-        "properties of the family that ran (skipped ones aside): `passed N` means every one passed;",
+        "properties of the family that ran (skipped ones aside), the `must` clauses first and the `should`",
+        "clauses (the error discipline) after `should:`: `passed N` means every one passed;",
         "`xfailed k/N` means k failed and each is a known divergence listed in the adapter's xfails file",
         "and described below; `failed` would be an unexpected failure; `—` means the library does not",
-        "provide the family.",
+        "provide the family. A family conforms when its `must` part has no failure and no divergence.",
         "",
     ]
     families = [f for f in FAMILIES if any(f in r.provided for r in results)]
@@ -256,6 +268,9 @@ def render(results, missing, profile, seed, command, seconds):
                     if any(k.startswith(prefix) for prefix in _convention_prefixes(result.provided))}
         if declared:
             lines += ["Conventions: " + ", ".join(f"`{k} = {v}`" for k, v in declared.items()) + ".", ""]
+        if result.unsupported:
+            lines += ["Declares unsupported (those clauses are skipped, not failed): "
+                      + ", ".join(f"`{feature}`" for feature in result.unsupported) + ".", ""]
         if not result.divergences:
             lines += ["No divergence: every property of every family it provides passed.", ""]
             continue
@@ -401,8 +416,8 @@ def main(argv=None):
             missing.append((adapter, f"the run produced no report (exit {code}; log {log})"))
             continue
         data = json.loads(Path(report).read_text())
-        provided, conventions = _provided(adapter)
-        results.append(Result(adapter, data, _xfails(adapter), findings.get(adapter.name, {}), provided, conventions,
+        provided, implementation = _provided(adapter)
+        results.append(Result(adapter, data, _xfails(adapter), findings.get(adapter.name, {}), provided, implementation,
                               seconds))
     elapsed = time.monotonic() - started
     if args.from_reports:  # the run's own span: from the first report's start to the last one's end

@@ -45,7 +45,7 @@ from _pytest._code.code import ReprEntryNative, ReprExceptionInfo, ReprFileLocat
 from .collectors import attach, detach
 from .examples import ExampleTimeout, describe, is_spec_item
 from .loading import FactorySignatureError
-from .clauses import CLAUSE_ID, clause_of
+from .clauses import CLAUSE_ID, clause_of, level_of
 from .reproduce import command_line, snippet
 from .xfails import XFAIL_ENTRY
 
@@ -144,6 +144,7 @@ def item_info(item):
     module = item.module.__name__
     info = {
         "clause": clause_of(function),
+        "level": level_of(function),
         "claim": claim_of(function),
         "families": families,
         "module": module if module.startswith("embedspec.") else "embedspec." + module,

@@ -3,18 +3,21 @@
 When the specification ran, the session ends (after pytest's own summary line)
 with one row per family that had properties in the run::
 
-    family                 passed  failed  skipped  xfailed  verdict
-    token_embedding             6       3        0        0  nonconformant
-    sinusoidal_encoding        12       0        0        0  conformant
-    rope                        0       0       14        0  not provided
+    family                 passed  failed  should  skipped  xfailed  verdict
+    token_embedding             6       3       1        0        0  nonconformant
+    sinusoidal_encoding        12       0       2        0        0  conforms; 2 should gaps
+    alibi_bias                  9       0       0        0        0  conforms strictly
+    rope                        0       0       0       14        0  not provided
 
-``failed`` counts errors and failures blocked by another clause too; ``xfailed``
-counts the expected failures of ``--xfails``; an xpass counts as passed. The
-verdict is ``not provided`` when the implementation lacks the family (its properties
-are skipped), ``nonconformant`` when any property failed or was
-an expected failure (a known divergence is still a divergence), ``conformant``
-when at least one passed and none failed, and ``untested`` when everything was
-skipped for another reason (deselected cases, a missing accelerator). The path of
+``failed`` counts the failed ``must`` properties (errors and failures blocked by another
+clause too), ``should`` the failed ``should`` properties (the error discipline: exception
+types, messages, checks before device work); ``xfailed`` counts the expected failures of
+``--xfails``; an xpass counts as passed. The verdict is ``not provided`` when the
+implementation lacks the family (its properties are skipped), ``nonconformant`` when a
+``must`` property failed or was an expected failure (a known divergence is still a
+divergence), ``conforms; N should gaps`` when only ``should`` properties failed,
+``conforms strictly`` when at least one passed and none failed, and ``untested`` when
+everything was skipped for another reason (deselected cases, a missing accelerator). The path of
 the JSON report (``--embedspec-report``) follows the table.
 
 ``--embedspec-plots DIR`` draws, for the families whose result is a table
@@ -38,7 +41,8 @@ from .contract import FAMILIES
 
 TABLE_FAMILIES = ("sinusoidal_encoding", "sinusoidal_module", "learned_positional", "sincos_2d", "alibi_bias",
                   "learned_2d")
-VERDICTS = ("conformant", "nonconformant", "not provided", "untested")
+VERDICTS = ("conforms strictly", "conforms", "nonconformant", "not provided", "untested")
+COLUMNS = ("passed", "failed", "should", "skipped", "xfailed")
 INSTALL_PLOTS = "pip install 'embedspec[plots]'  (or: pip install matplotlib)"
 
 _collector_key = pytest.StashKey()
@@ -82,7 +86,7 @@ class Row:
     def __init__(self, family, provided=True):
         self.family = family
         self.provided = provided
-        self.counts = dict.fromkeys(("passed", "failed", "skipped", "xfailed"), 0)
+        self.counts = dict.fromkeys(COLUMNS, 0)
         self.failures = []  # (clause, message) of failed and xfailed properties
 
     @property
@@ -92,7 +96,13 @@ class Row:
             return "nonconformant"
         if not self.provided:
             return "not provided"
-        return "conformant" if counts["passed"] else "untested"
+        if counts["should"]:
+            return f"conforms; {counts['should']} should gap{'s' if counts['should'] > 1 else ''}"
+        return "conforms strictly" if counts["passed"] else "untested"
+
+    @property
+    def conforms(self):
+        return self.verdict.startswith("conforms")
 
 
 def _message(reports):
@@ -142,7 +152,7 @@ class Verdicts:
                 if outcome in ("passed", "xpassed"):
                     row.counts["passed"] += 1
                 elif outcome in ("failed", "error"):
-                    row.counts["failed"] += 1
+                    row.counts["should" if info.get("level") == "should" else "failed"] += 1
                     row.failures.append((info.get("clause"), _message(reports)))
                 elif outcome == "xfailed":
                     row.counts["xfailed"] += 1
@@ -156,7 +166,7 @@ class Verdicts:
         if not rows:
             return []
         width = max(len("family"), *(len(r.family) for r in rows))
-        columns = ("passed", "failed", "skipped", "xfailed")
+        columns = COLUMNS
         lines = [f"{'family':<{width}}  " + "  ".join(f"{c:>7}" for c in columns) + "  verdict"]
         for row in rows:
             lines.append(f"{row.family:<{width}}  " + "  ".join(f"{row.counts[c]:>7}" for c in columns)
@@ -290,7 +300,7 @@ def write_plots(config, rows, directory):
     written = []
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for row in rows:
-        if row.family not in TABLE_FAMILIES or row.verdict not in ("conformant", "nonconformant"):
+        if row.family not in TABLE_FAMILIES or row.verdict in ("not provided", "untested"):
             continue
         try:
             actual, expected = _tables(row.family, implementation.factory(row.family), implementation.conventions)
@@ -299,8 +309,8 @@ def write_plots(config, rows, directory):
             if reporter is not None:
                 reporter.write_line(f"embedspec: no plot of {row.family}: {type(exc).__name__}: {exc}")
             continue
-        if row.verdict == "conformant":
-            figure = _figure([(f"{row.family}", actual, "RdBu_r")], f"{implementation.name}: {row.family} (conformant)")
+        if row.conforms:
+            figure = _figure([(f"{row.family}", actual, "RdBu_r")], f"{implementation.name}: {row.family} ({row.verdict})")
             path = directory / f"{_name(row.family)}-table.png"
             figure.savefig(path, dpi=100)
             written.append(path)

@@ -1,7 +1,9 @@
 """Conformance levels: every clause states one, `--level` gates the exit code on it, both levels are reported."""
 
 import ast
+import json
 import textwrap
+from xml.etree import ElementTree
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,20 @@ def test_unknown_level_is_a_usage_error(run):
     result = run("--level=may")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--level*invalid choice*may*"])
+
+
+def test_both_levels_side_by_side_in_table_json_and_junit(run, pytester):
+    result = run("--embedspec-report=report.json", "--junitxml=junit.xml")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["family *passed*failed*should*skipped*xfailed*verdict",
+                                 "token_embedding *conforms; 1 should gap"])
+    data = json.loads((pytester.path / "report.json").read_text())
+    assert data["level"] == "must" and data["exit_code"] == 0
+    levels = data["families"]["token_embedding"]["summary"]["levels"]
+    assert levels["should"]["failed"] == 1 and levels["must"]["failed"] == 0 and levels["must"]["passed"] > 0
+    failed = [p for p in data["families"]["token_embedding"]["properties"] if p["outcome"] == "failed"]
+    assert [(p["id"], p["level"]) for p in failed] == [("TOK-ERR-03", "should")]
+    properties = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+                  for case in ElementTree.parse(pytester.path / "junit.xml").getroot().iter("testcase")}
+    assert properties["test_float_ids_raise[TOK-ERR-03]"]["level"] == "should"
+    assert properties["test_lookup_is_indexing[TOK-LOOKUP-01]"]["level"] == "must"

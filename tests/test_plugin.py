@@ -114,7 +114,7 @@ def test_console_script(pytester):
     assert result.ret == 0, result.stdout.str()
     # the verdict table, then the path of the JSON report, written by default
     result.stdout.fnmatch_lines(["*passed*skipped*", "*embedspec verdict: my_impl*",
-                                 "token_embedding *conformant", "*not provided*",
+                                 "token_embedding *conforms strictly", "*not provided*",
                                  f"JSON report: {pytester.path / 'embedspec-report.json'}"])
     assert '"status": "complete"' in (pytester.path / "embedspec-report.json").read_text()
 
