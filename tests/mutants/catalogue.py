@@ -32,14 +32,15 @@ class Mutant:
         return f"{self.module}:{self.name}"
 
 
-def _implementation(overrides, conventions):
+def _implementation(overrides, conventions, unsupported):
     families = {name: getattr(reference, name) for name in FAMILIES if hasattr(reference, name)}
     families.update(overrides)
-    return types.SimpleNamespace(conventions=dict(conventions or {}), **families)
+    return types.SimpleNamespace(conventions=dict(conventions or {}), unsupported=set(unsupported), **families)
 
 
-def mutant(*, catches, spec, conventions=None, torch_patches=()):
-    """Register a mutant; ``catches`` is the exact set of clause ids that must fail."""
+def mutant(*, catches, spec, conventions=None, unsupported=(), torch_patches=()):
+    """Register a mutant; ``catches`` is the exact set of clause ids that must fail; ``unsupported`` the optional
+    features it declares it lacks."""
 
     def register(build):
         name = build.__name__
@@ -51,14 +52,15 @@ def mutant(*, catches, spec, conventions=None, torch_patches=()):
             spec_files=tuple(spec) if isinstance(spec, (tuple, list)) else (spec,),
             torch_patches=tuple(torch_patches),
         )
-        return _implementation(build(), conventions)
+        return _implementation(build(), conventions, unsupported)
 
     return register
 
 
-def variant(*, spec, conventions=None):
-    """Register a correct implementation with other legal conventions: it must fail nothing."""
-    return mutant(catches=(), spec=spec, conventions=conventions)
+def variant(*, spec, conventions=None, unsupported=()):
+    """Register a correct implementation with other legal conventions, or without some optional features that it
+    declares unsupported: it must fail nothing."""
+    return mutant(catches=(), spec=spec, conventions=conventions, unsupported=unsupported)
 
 
 def load_all():
