@@ -31,6 +31,7 @@ Hypothesis' per-example ``deadline`` stays off in every profile: the first
 call into torch is slow, and a timing-based verdict would not be reproducible.
 """
 
+import dataclasses
 import faulthandler
 import functools
 import os
@@ -82,8 +83,14 @@ def _snapshot(value):
     if torch is not None and isinstance(value, torch.Tensor):
         copy = value.detach().clone()
         return copy.requires_grad_(True) if value.requires_grad and copy.is_floating_point() else copy
-    if isinstance(value, tuple):
-        return tuple(_snapshot(v) for v in value)
+    if torch is not None and isinstance(value, torch.Size):
+        return value
+    if isinstance(value, tuple):  # a named tuple stays one: the snippet rebuilds it by its class
+        items = [_snapshot(v) for v in value]
+        return type(value)(*items) if hasattr(type(value), "_fields") else tuple(items)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _snapshot(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
     if isinstance(value, list):
         return [_snapshot(v) for v in value]
     if isinstance(value, dict):

@@ -11,9 +11,11 @@ Plain helpers (no hooks), used by the report and the watch on examples:
 - ``command_line(item)`` and ``snippet(item, example)``.
 """
 
-import ast
+import dataclasses
+import enum
 import math
 import shlex
+import sys
 import types
 
 from hypothesis import settings
@@ -119,41 +121,119 @@ def command_line(item):
     return shlex.join(args)
 
 
-# --- the snippet --------------------------------------------------------------------
+# --- the snippet ---------------------------------------------------------------------
 
 class NotSource(Exception):
     """A value that cannot be written as Python source."""
 
 
-def source(value):
-    """Python source that rebuilds ``value`` (torch imported as ``torch``), or NotSource."""
+def spec_module_name(name):
+    """The importable name of a module of the installed specification (``spec.x`` is ``embedspec.spec.x``)."""
+    return name if name.startswith("embedspec.") or not name.split(".")[0] == "spec" else "embedspec." + name
+
+
+def _importable(value):
+    """(module, name) under which ``value`` (a class, a function) can be imported again, or None."""
+    module_name, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", "")
+    module = sys.modules.get(module_name or "")
+    if module is None or "." in qualname or "<" in qualname or getattr(module, qualname, None) is not value:
+        return None
+    return spec_module_name(module_name), qualname
+
+
+def _held_by_module(value):
+    """Source that finds ``value`` where the module of its class keeps it: a module-level name, or an entry of a
+    module-level dict (a registry); with the import it needs. None when it is kept nowhere."""
+    module = sys.modules.get(type(value).__module__)
+    if module is None:
+        return None
+    module_name = spec_module_name(module.__name__)
+    for name, held in vars(module).items():
+        if name.startswith("_"):
+            continue
+        if held is value:
+            return name, (module_name, name)
+        if isinstance(held, dict):
+            for key, entry in held.items():
+                if entry is value and isinstance(key, (str, int)):
+                    return f"{name}[{key!r}]", (module_name, name)
+    return None
+
+
+def source(value, imports=None):
+    """Python source that rebuilds ``value``, or NotSource.
+
+    ``torch`` is assumed imported; every other name the source uses is added to ``imports``, a set of
+    (module, name) pairs (``import_lines`` writes them). Rebuilt are: None, bools, numbers, strings, bytes,
+    ranges, slices; tuples (named tuples and ``torch.Size`` as themselves), lists, sets, dicts; dataclasses;
+    enum members; torch dtypes, devices and tensors (up to SNIPPET_MAX_ELEMENTS elements); importable classes
+    and functions; and objects their module keeps under a name or in a module-level dict (a registry).
+    """
     import torch
 
-    if value is None or isinstance(value, (bool, int, str, bytes)):
+    imports = set() if imports is None else imports
+
+    def rebuild(item):
+        return source(item, imports)
+
+    def named(cls):
+        found = _importable(cls)
+        if found is None:
+            raise NotSource(f"a {cls.__name__} (its class cannot be imported by name)")
+        imports.add(found)
+        return found[1]
+
+    if isinstance(value, enum.Enum):
+        return f"{named(type(value))}.{value.name}"
+    if value is None or isinstance(value, (bool, str, bytes, range, slice)) or type(value) is int:
         return repr(value)
-    if isinstance(value, float):
+    if type(value) is float:
         return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
+    if type(value) is complex:
+        return f"complex({rebuild(value.real)}, {rebuild(value.imag)})"
     if isinstance(value, torch.dtype):
         return str(value)
     if isinstance(value, torch.device):
         return f"torch.device({str(value)!r})"
     if isinstance(value, torch.Tensor):
         return _tensor_source(value)
-    if isinstance(value, tuple):
-        inner = ", ".join(source(v) for v in value)
+    if isinstance(value, torch.Size):
+        return f"torch.Size({[int(side) for side in value]!r})"
+    if isinstance(value, tuple) and hasattr(type(value), "_fields"):  # a named tuple
+        fields = ", ".join(f"{name}={rebuild(item)}" for name, item in zip(value._fields, value))
+        return f"{named(type(value))}({fields})"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [f for f in dataclasses.fields(value)]
+        if any(not f.init for f in fields):
+            raise NotSource(f"a {type(value).__name__} (a dataclass with fields its constructor does not take)")
+        inner = ", ".join(f"{f.name}={rebuild(getattr(value, f.name))}" for f in fields)
+        return f"{named(type(value))}({inner})"
+    if type(value) is tuple:
+        inner = ", ".join(rebuild(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, list):
-        return "[" + ", ".join(source(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{source(k)}: {source(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (range, slice)):
-        return repr(value)
-    text = repr(value)
-    try:
-        ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        raise NotSource(f"a {type(value).__name__}") from None
-    return text
+    if type(value) is list:
+        return "[" + ", ".join(rebuild(v) for v in value) + "]"
+    if type(value) in (set, frozenset):
+        inner = ", ".join(sorted(rebuild(v) for v in value))
+        return f"{type(value).__name__}([{inner}])"
+    if type(value) is dict:
+        return "{" + ", ".join(f"{rebuild(k)}: {rebuild(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType)):
+        return named(value)
+    held = _held_by_module(value)
+    if held is not None:
+        text, found = held
+        imports.add(found)
+        return text
+    raise NotSource(f"a {type(value).__name__}")
+
+
+def import_lines(imports):
+    """``from module import a, b`` lines for a set of (module, name) pairs, sorted."""
+    by_module = {}
+    for module, name in imports:
+        by_module.setdefault(module, set()).add(name)
+    return [f"from {module} import {', '.join(sorted(names))}" for module, names in sorted(by_module.items())]
 
 
 def _tensor_source(tensor):
@@ -189,7 +269,7 @@ _DRAWS_CLASS = '''class Draws:  # replays the values the failing example drew fr
 '''
 
 
-def _argument_source(name, value):
+def _argument_source(name, value, imports):
     family = getattr(value, "embedspec_family", None)
     if family is not None:
         return f"impl.factory({family!r})"
@@ -198,8 +278,8 @@ def _argument_source(name, value):
     if name == "embedspec_implementation":
         return "impl"
     if isinstance(value, Draws):
-        return "Draws(" + ", ".join(source(v) for v in value.values) + ")"
-    return source(value)
+        return "Draws(" + ", ".join(source(v, imports) for v in value.values) + ")"
+    return source(value, imports)
 
 
 def snippet(item, example, torch_seed=0):
@@ -214,13 +294,16 @@ def snippet(item, example, torch_seed=0):
     if function is None:
         return None
     impl = implementation_argument(item.config)
-    module = item.module.__name__
-    if not module.startswith("embedspec."):
-        module = "embedspec." + module
     hypothesis_test = hasattr(item.obj, "hypothesis")
     call = f"{function.__name__}.hypothesis.inner_test" if hypothesis_test else function.__name__
-    lines = ["import torch", "from embedspec.loading import load_implementation",
-             f"from {module} import {function.__name__}", ""]
+    imports = {("embedspec.loading", "load_implementation"), (spec_module_name(item.module.__name__), function.__name__)}
+    arguments = []
+    for name, value in example.items():
+        try:
+            arguments.append(f"    {name}={_argument_source(name, value, imports)},")
+        except NotSource as exc:
+            arguments.append(f"    {name}=...,  # {exc}: not reproducible as source")
+    lines = ["import torch", *import_lines(imports), ""]
     if any(isinstance(v, Draws) for v in example.values()):
         lines += [_DRAWS_CLASS]
     lines.append(f"torch.manual_seed({torch_seed})  # as the specification seeded this example")
@@ -228,13 +311,4 @@ def snippet(item, example, torch_seed=0):
         lines.append(f"impl = load_implementation({impl.split('=', 1)[1]!r})")
     else:
         lines.append("impl = load_implementation(...)  # the object your pytest_embedspec_implementation hook returns")
-    lines.append(f"{call}(")
-    for name, value in example.items():
-        try:
-            text = _argument_source(name, value)
-        except NotSource as exc:
-            lines.append(f"    {name}=...,  # {exc}: not reproducible as source")
-            continue
-        lines.append(f"    {name}={text},")
-    lines.append(")")
-    return "\n".join(lines)
+    return "\n".join([*lines, f"{call}(", *arguments, ")"])

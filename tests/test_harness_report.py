@@ -1,5 +1,7 @@
 """The report's parts on their own: dependencies, outcomes, inputs, snippets, the JSON file, sub-plugins."""
 
+import dataclasses
+import enum
 import json
 import math
 from types import SimpleNamespace
@@ -8,6 +10,7 @@ import pytest
 import torch
 
 from embedspec import jsonreport, plugin, report, reproduce
+from embedspec.spec import test_rope as rope_spec
 
 
 def test_subplugins_are_registered(pytestconfig):
@@ -69,18 +72,63 @@ def test_messages_are_clipped():
     assert len(text) < 1700 and "cut" in text
 
 
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A drawn configuration held in a dataclass."""
+
+    dim: int
+    scale: float = 1.0
+    x: torch.Tensor = None
+
+
+class Pairing(enum.Enum):
+    HALF = "half"
+
+
+def _rebuilt(value):
+    """Rebuild ``value`` from its source, as a snippet does: the imports the serialiser asks for, then the source."""
+    imports = set()
+    text = reproduce.source(value, imports)
+    namespace = {"torch": torch}
+    exec("\n".join(reproduce.import_lines(imports)), namespace)
+    return eval(text, namespace)
+
+
+def _same(a, b):
+    if isinstance(a, torch.Tensor):
+        return (isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(
+            a.detach(), b.detach()) and a.requires_grad == b.requires_grad)
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return type(a) is type(b) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if dataclasses.is_dataclass(a):
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
+    return type(a) is type(b) and a == b
+
+
 @pytest.mark.parametrize("value", [
     None, 3, -1.5, "x", (1,), (2, (3, 4)), [1, 2], {"a": 1}, torch.float16, torch.device("cpu"),
     torch.tensor([4, 0, 4]), torch.tensor(2), torch.zeros(0, 2, dtype=torch.long), torch.tensor([[0.1, -2.5]]),
-    torch.tensor([1.0, 2.0], dtype=torch.bfloat16, requires_grad=True),
+    torch.tensor([1.0, 2.0], dtype=torch.bfloat16, requires_grad=True), torch.Size([2, 3]), {1, 2}, 1 + 2j,
+    rope_spec.Case(batch=1, seq=8, heads=1, head_dim=32, batched=False, seed=0),  # issue 14: written as a tuple
+    Config(dim=4, x=torch.tensor([1.5])), Pairing.HALF,
+    {"label": "padding_idx=0", "vocab": 7, "dim": 4, "padding_idx": 0, "dtype": torch.bfloat16},
+    [rope_spec.Case(2, 3, 2, 2, True, 0), (torch.int32, torch.device("cpu"))],
 ])
 def test_source_rebuilds_values(value):
-    rebuilt = eval(reproduce.source(value), {"torch": torch})
-    if isinstance(value, torch.Tensor):
-        assert rebuilt.dtype == value.dtype and rebuilt.shape == value.shape
-        assert torch.equal(rebuilt.detach(), value.detach()) and rebuilt.requires_grad == value.requires_grad
-    else:
-        assert rebuilt == value
+    """The serialiser of the snippets: every kind of drawn value is rebuilt as itself (type and contents)."""
+    assert _same(_rebuilt(value), value), reproduce.source(value)
+
+
+def test_source_finds_registry_entries_and_named_objects():
+    """An object its module keeps in a registry (the cross-cutting properties' families) is found there."""
+    from embedspec.spec.families import REGISTRY
+
+    family = next(iter(REGISTRY.values()))
+    assert _rebuilt(family) is family
+    assert _rebuilt(torch.nn.Linear) is torch.nn.Linear
 
 
 def test_source_of_special_floats_and_unrepresentable_values():
@@ -90,6 +138,17 @@ def test_source_of_special_floats_and_unrepresentable_values():
         reproduce.source(object())
     with pytest.raises(reproduce.NotSource, match="too large"):
         reproduce.source(torch.zeros(1000))
+
+
+def test_recorded_examples_keep_their_types():
+    """The watch's copy of an example keeps a named tuple, a dataclass and a torch.Size as themselves."""
+    from embedspec.examples import _snapshot
+
+    for value in (rope_spec.Case(1, 8, 1, 32, False, 0), Config(dim=2, x=torch.ones(2)), torch.Size([1])):
+        copy = _snapshot(value)
+        assert _same(copy, value)
+    tensor = torch.ones(2)
+    assert _snapshot(Config(dim=2, x=tensor)).x is not tensor
 
 
 def test_report_file_is_written_atomically(tmp_path):
