@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embedspec.clauses import CLAUSE_ID  # the docstring grammar the plugin reads too (imports only re)
-from embedspec.contract import FAMILIES  # imports nothing
+from embedspec.contract import FAMILIES, FEATURES  # imports nothing
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "spec"
 ADAPTERS = ROOT / "adapters"
 CATALOGUE = "clauses"  # the folder of the generated catalogue, under docs/
-ADAPTERS_MARKER = "<!-- generated: ready adapters -->"
 GENERATED_COPIES = {"conformance.md": "CONFORMANCE.md", "dev/mutation-results.md": "MUTATION.md"}
 CROSS_CUTTING = "every family of the registry (spec/families.py)"
 
@@ -230,10 +229,22 @@ class _Uses(ast.NodeVisitor):
             self.family_tolerance = True
 
 
+def _value(node, constants):
+    """A decorator argument's value: a literal, or a module constant bound to one (``@needs(PADDING)``)."""
+    if isinstance(node, ast.Name) and node.id in constants:
+        node = constants[node.id]
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return ast.unparse(node)
+
+
 def _module_clauses(path):
     source = path.read_text()
     tree = ast.parse(source)
     helpers = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    constants = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                 for target in node.targets if isinstance(target, ast.Name)}
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -247,7 +258,7 @@ def _module_clauses(path):
         arguments = [a.arg for a in node.args.args + node.args.kwonlyargs]
         decorators = node.decorator_list
         cross = any(getattr(d, "id", None) == "over_families" for d in decorators)
-        needs = tuple(ast.literal_eval(arg) for d in decorators if _decorator_call(d, "needs") for arg in d.args)
+        needs = tuple(_value(arg, constants) for d in decorators if _decorator_call(d, "needs") for arg in d.args)
         found.append(Clause(
             id=match.group(1), level=match.group(2), claim=" ".join(doc[match.end():].split()),
             module=path.name, function=node.name, line=node.lineno,
@@ -517,8 +528,25 @@ def adapters_section(found):
     return "\n".join(summary + ["", *sections])
 
 
+def features_table(found):
+    """The optional features of the contract (embedspec/contract.py's FEATURES), with the clauses that need each."""
+    needing = {feature: [c for c in found if feature in c.needs] for feature in FEATURES}
+    rows = ["| feature | what an implementation lacks when it names it | clauses skipped as a whole |",
+            "| --- | --- | --- |"]
+    for feature, meaning in FEATURES.items():
+        cited = ", ".join(f"[{c.id}](../{c.page.path}#{c.anchor})" for c in needing[feature]) or "—"
+        rows.append(f"| `{feature}` | {_cell(meaning)} | {cited} |")
+    return "\n".join(rows)
+
+
 def _cell(text):
     return " ".join(text.replace("|", "&#124;").split())
+
+
+MARKERS = {
+    "<!-- generated: ready adapters -->": adapters_section,
+    "<!-- generated: features -->": features_table,
+}
 
 
 # --- the whole generated set ----------------------------------------------------------------------
@@ -570,6 +598,8 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown, page, config, files):
-    if ADAPTERS_MARKER in markdown:
-        return markdown.replace(ADAPTERS_MARKER, adapters_section(_built["clauses"]))
+    """Fill the markers of the hand-written pages with the tables generated from the repository."""
+    for marker, table in MARKERS.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, table(_built["clauses"]))
     return markdown
