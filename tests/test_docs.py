@@ -103,3 +103,14 @@ def test_the_readme_shows_the_test_command_that_ci_runs():
     readme = (ROOT / "README.md").read_text()
     fenced = re.findall(r"```(?:bash|sh|console)?\n(.*?)```", readme, re.S)
     assert any(ci in block.splitlines() for block in fenced), f"README.md shows no fenced `{ci}`"
+
+
+def test_every_convention_of_the_contract_is_documented():
+    from embedspec.contract import CONVENTIONS
+
+    page = (ROOT / "docs" / "guide" / "conventions.md").read_text()
+    rows = {row.split("|")[1].strip().strip("`"): row for row in page.splitlines() if row.startswith("| `")}
+    for key, values in CONVENTIONS.items():
+        assert key in rows, f"docs/guide/conventions.md has no row for the convention {key}"
+        missing = [value for value in values if f"`{value}`" not in rows[key]]
+        assert not missing, f"docs/guide/conventions.md: the row of {key} does not explain {', '.join(missing)}"
