@@ -17,6 +17,7 @@ docs/adapters.md.
 """
 
 import ast
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -360,14 +361,18 @@ def _family_page(page, listed):
         lines += ["## How the tolerance is derived", ""]
         lines += [p for paragraph in paragraphs for p in (_prose(paragraph), "")]
         lines += ["Every tolerance function, with its derivation: [Tolerances](tolerances.md).", ""]
-    lines += ["## Clauses", ""]
-    for module in page.modules:
-        in_module = [c for c in listed if c.module == module]
-        if len(page.modules) > 1 and in_module:
-            lines += [f"<!-- spec/{module} -->", ""]
-        for clause in in_module:
+    modules = [module for module in page.modules if any(c.module == module for c in listed)]
+    for module in modules:
+        lines += [f"## {_module_title(SPEC / module) if len(modules) > 1 else 'Clauses'}", ""]
+        for clause in (c for c in listed if c.module == module):
             lines += _clause_block(clause)
     return "\n".join(lines)
+
+
+def _module_title(path):
+    """A spec module's subject, from its docstring's first line ("Device placement, across every family: ...")."""
+    first = (ast.get_docstring(ast.parse(path.read_text())) or path.stem).splitlines()[0]
+    return re.split(r"[:(]", first)[0].strip().rstrip(".")
 
 
 def _index_page(found):
