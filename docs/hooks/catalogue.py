@@ -196,7 +196,7 @@ def _decorator_call(node, name):
     return isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == name
 
 
-class _Uses(ast.NodeVisitor):
+class _Uses:
     """What a property uses for its tolerance, followed into the functions of its own module."""
 
     def __init__(self, helpers, source):
@@ -206,9 +206,20 @@ class _Uses(ast.NodeVisitor):
 
     def follow(self, function, *, top):
         self.seen.add(function.name)
-        self._top = top
         for node in ast.walk(function):
             self._visit(node, top)
+
+    def _text(self, node):
+        return " ".join(ast.get_source_segment(self.source, node).split())
+
+    def _bound(self, value):
+        """An atol= expression as written; a call of a helper of the module, with what the helper returns."""
+        text = self._text(value)
+        helper = self.helpers.get(getattr(value.func, "id", None)) if isinstance(value, ast.Call) else None
+        if helper is None:
+            return f"`atol={text}`"
+        returns = [self._text(r.value) for r in ast.walk(helper) if isinstance(r, ast.Return) and r.value]
+        return f"`atol={text}`, where `{helper.name}` returns " + " or ".join(f"`{r}`" for r in returns)
 
     def _visit(self, node, top):
         if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "tolerances":
@@ -216,9 +227,7 @@ class _Uses(ast.NodeVisitor):
         if not isinstance(node, ast.Call):
             return
         if top:
-            for keyword in node.keywords:
-                if keyword.arg == "atol":
-                    self.bounds.append(" ".join(ast.get_source_segment(self.source, keyword.value).split()))
+            self.bounds += [self._bound(keyword.value) for keyword in node.keywords if keyword.arg == "atol"]
         callee = node.func
         if isinstance(callee, ast.Name):
             if callee.id == "assert_equal":
@@ -334,7 +343,7 @@ def _clause_block(clause):
     if clause.exact:
         tolerance.append("exact: bit for bit")
     if clause.bounds:
-        tolerance.append("as written: " + "; ".join(f"`atol={bound}`" for bound in clause.bounds))
+        tolerance.append("as written: " + "; ".join(clause.bounds))
     lines.append("- Tolerance: " + ("; ".join(tolerance) if tolerance else "none stated: the claim is checked exactly, or is about structure or errors"))
     if clause.needs:
         lines.append("- Needs: " + ", ".join(f"`{feature}`" for feature in clause.needs)
@@ -392,14 +401,17 @@ def _index_page(found):
     lines += ["- [Tolerances](tolerances.md): every tolerance and its derivation", "",
               "## Every clause id", "", "| id | level | family page | claim |", "| --- | --- | --- | --- |"]
     for clause in sorted(found, key=lambda c: c.id):
-        claim = clause.claim if len(clause.claim) <= 140 else clause.claim[:137].rsplit(" ", 1)[0] + " ..."
+        claim = clause.claim[:1].upper() + clause.claim[1:]
+        claim = claim if len(claim) <= 140 else claim[:137].rsplit(" ", 1)[0] + " ..."
         lines.append(f"| [{clause.id}]({clause.page.slug}.md#{clause.anchor}) | {clause.level} | "
                      f"{clause.page.title} | {_cell(_prose(claim))} |")
     return "\n".join(lines) + "\n"
 
 
 def _pages_in_use(found):
-    return list(dict.fromkeys(c.page for c in found))
+    """The pages that list some clause, in the order of PAGES (a page for an unlisted module last)."""
+    used = dict.fromkeys(c.page for c in found)
+    return sorted(used, key=lambda page: PAGES.index(page) if page in PAGES else len(PAGES))
 
 
 def _tolerances_page(found):
