@@ -34,12 +34,15 @@ call into torch is slow, and a timing-based verdict would not be reproducible.
 import dataclasses
 import faulthandler
 import functools
+import inspect
 import os
 import signal
 import sys
 import threading
 import time
+import types
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis.strategies import DataObject
@@ -174,6 +177,35 @@ def _stderr_fd(config):
         return sys.__stderr__
 
 
+def _in_spec(frame):
+    from .plugin import SPEC_DIRECTORY
+
+    return SPEC_DIRECTORY is not None and Path(frame.f_code.co_filename).parent == SPEC_DIRECTORY
+
+
+def _end_at_call_site(exc, function):
+    """End the traceback of a verdict raised inside the spec's helpers at the property's line that called them.
+
+    Hypothesis tells failures apart by the line that raised them, and reports one (shrunk) input per line. The
+    spec raises most verdicts from a few helpers (``calls.assert_close``), so two checks of one property failing
+    on different inputs would read as one failure, and the report would hide all but the smallest input. Ended
+    at the property's own line, each check is a failure of its own. An exception raised in the implementation
+    (any frame below the property outside the spec) keeps its traceback: its own line tells it apart.
+    """
+    code = inspect.unwrap(function).__code__
+    entries, tb = [], exc.__traceback__
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    own = [index for index, entry in enumerate(entries) if entry.tb_frame.f_code is code]
+    if not own or own[-1] == len(entries) - 1 or not all(_in_spec(e.tb_frame) for e in entries[own[-1] + 1:]):
+        return
+    ended = None
+    for entry in reversed(entries[:own[-1] + 1]):
+        ended = types.TracebackType(ended, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    exc.__traceback__ = ended
+
+
 class Watch:
     """The watch over one property's examples (one per test call)."""
 
@@ -223,6 +255,8 @@ class Watch:
                 exc.embedspec_torch_seed = seed
             except AttributeError:
                 pass
+            if isinstance(exc, AssertionError):
+                _end_at_call_site(exc, function)
             raise
         finally:
             self._disarm()

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
+import torch
 
 ADAPTERS = Path(__file__).resolve().parent / "adapters_bad"
 TOKEN = "embedspec.spec.test_token_embedding"
@@ -150,3 +151,56 @@ def test_interrupted_run_still_writes_the_report(run, pytester):
     assert report["implementation"]["name"] == "bad_interrupt"
     assert report["versions"]["torch"]
     assert not list(pytester.path.glob(".report.json.*"))  # no temporary file left behind
+
+
+def test_two_checks_failing_on_different_inputs_are_both_reported(run, pytester):
+    """Issue 14, item 9: Hypothesis tells failures apart by the line that raised them, and the spec's verdicts are
+    raised by its helpers (``assert_equal``): two checks of one property failing on different inputs (x written in
+    place with two heads, positions with one) were one failure, the second input never shown. The watch ends such
+    a traceback at the property's own line, so each check is reported with its own smallest input."""
+    result = run("bad_inplace", "-k", "INPLACE", "--embedspec-report=report.json", modules=("embedspec.spec.test_rope",))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["Failure 1 of 2: Smallest failing inputs*"])
+    result.stdout.fnmatch_lines(["Failure 2 of 2: Smallest failing inputs*"])
+    out = result.stdout.str()
+    assert "AssertionError: x after f(x, positions)" in out and "AssertionError: positions after f(x, positions)" in out
+    failure = _properties(_report(pytester))["ROPE-INPLACE-01"]["failure"]
+    assert isinstance(failure["counterexample"], list) and len(failure["counterexample"]) == 2
+
+
+def _two_checks(first, second):
+    from embedspec.spec.calls import assert_equal
+
+    assert_equal(first, torch.zeros(1), what="first")
+    assert_equal(second, torch.zeros(1), what="second")
+
+
+def test_a_verdict_raised_in_a_helper_is_attributed_to_the_property_line():
+    """The mechanism of the test above, on its own: the two checks' failures have two Hypothesis origins once the
+    watch has ended their tracebacks at the property; an error raised by the implementation keeps its own line."""
+    from hypothesis.internal.escalation import InterestingOrigin
+
+    from embedspec.examples import _end_at_call_site
+
+    origins = []
+    for args in ((torch.ones(1), torch.zeros(1)), (torch.zeros(1), torch.ones(1))):
+        with pytest.raises(AssertionError) as caught:
+            _two_checks(*args)
+        before = InterestingOrigin.from_exception(caught.value)
+        _end_at_call_site(caught.value, _two_checks)
+        origins.append((before, InterestingOrigin.from_exception(caught.value)))
+    assert origins[0][0] == origins[1][0]  # both raised by assert_close: one failure to Hypothesis
+    assert origins[0][1] != origins[1][1]  # two lines of the property: two failures
+    assert origins[0][1].filename == __file__
+
+    def implementation_raises():
+        raise AssertionError("the implementation's own assert")
+
+    def prop():
+        implementation_raises()
+
+    with pytest.raises(AssertionError) as caught:
+        prop()
+    before = InterestingOrigin.from_exception(caught.value)
+    _end_at_call_site(caught.value, prop)
+    assert InterestingOrigin.from_exception(caught.value) == before
