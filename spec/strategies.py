@@ -37,6 +37,18 @@ def shapes(max_dims=3, max_side=4):
     return st.lists(st.integers(0, max_side), max_size=max_dims).map(tuple)
 
 
+def ordinary_shapes(max_dims=3, max_side=4):
+    """Shapes of one to ``max_dims`` sides, none of them zero: the ordinary domain (0-d and empty inputs belong to
+    the edge clauses)."""
+    return st.lists(st.integers(1, max_side), min_size=1, max_size=max_dims).map(tuple)
+
+
+def empty_shapes(max_dims=3, max_side=4):
+    """Shapes of one to ``max_dims`` sides with a zero-length side somewhere: an empty input."""
+    return st.tuples(st.lists(st.integers(1, max_side), max_size=max_dims - 1), st.integers(0, max_dims - 1)).map(
+        lambda sides_at: tuple(sides_at[0][: sides_at[1]]) + (0,) + tuple(sides_at[0][sides_at[1]:]))
+
+
 def bases():
     """RoPE and sinusoidal bases in use: the paper's 10000, Llama 3's 500000, and small ones."""
     return st.sampled_from([10000.0, 100.0, 500000.0, 1000.0])
@@ -56,10 +68,11 @@ def randint(low, high, shape, seed):
 
 
 @st.composite
-def ids_with_vocab(draw, max_vocab=12, shape=None):
-    """(vocab, ids): int64 ids of any shape (default: any, 0-d and empty included)."""
-    vocab = draw(st.integers(1, max_vocab))
-    shape = draw(shapes()) if shape is None else shape
+def ids_with_vocab(draw, max_vocab=12, shape=None, *, min_vocab=1, shape_strategy=None):
+    """(vocab, ids): int64 ids of ``shape``, or of a shape drawn from ``shape_strategy`` (default: any shape, 0-d
+    and empty included)."""
+    vocab = draw(st.integers(min_vocab, max_vocab))
+    shape = draw(shapes() if shape_strategy is None else shape_strategy) if shape is None else shape
     ids = randint(0, vocab, shape, draw(seeds()))
     return vocab, ids
 

@@ -28,20 +28,20 @@ def run(pytester):
 
 def test_impl_option_selects_implementation(run):
     result = run("--impl=my_impl", "-v")
-    result.assert_outcomes(passed=10)
+    result.assert_outcomes(passed=12)
     result.stdout.fnmatch_lines(["*test_lookup_is_indexing?TOK-LOOKUP-01? PASSED*"])
 
 
 def test_environment_variable_selects_implementation(run):
     result = run(module="token_embedding = None\nsinusoidal_encoding = lambda n, d, base=1e4: 1 / 0\n",
                  env={"EMBEDSPEC_IMPL": "my_impl"})
-    result.assert_outcomes(skipped=10)  # this module provides no token family
+    result.assert_outcomes(skipped=12)  # this module provides no token family
 
 
 def test_option_beats_environment(run, pytester):
     pytester.makepyfile(other="x = 1\n")
     result = run("--impl=my_impl", env={"EMBEDSPEC_IMPL": "other"})
-    result.assert_outcomes(passed=10)
+    result.assert_outcomes(passed=12)
 
 
 def test_hook_in_conftest(run, pytester):
@@ -51,12 +51,12 @@ def test_hook_in_conftest(run, pytester):
             return my_impl
     """)
     result = run("-v")
-    result.assert_outcomes(passed=10)
+    result.assert_outcomes(passed=12)
 
 
 def test_missing_family_is_skipped_not_provided(run):
     result = run("--impl=my_impl", "-rs", module="import embedspec.reference as r\nsinusoidal_encoding = r.sinusoidal_encoding\n")
-    result.assert_outcomes(skipped=10)
+    result.assert_outcomes(skipped=12)
     result.stdout.fnmatch_lines(["*not provided: token_embedding*"])
 
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import embedspec.reference as reference
 from embedspec.reference.token_embedding import TokenEmbedding, check_ids
 
 from .catalogue import mutant, variant
@@ -45,7 +46,7 @@ def _factory(lookup, **options):
     return token_embedding
 
 
-@mutant(catches="TOK-PAD-01", spec=SPEC)
+@mutant(catches={"TOK-PAD-01", "TOK-EDGE-01"}, spec=SPEC)
 def padding_row_not_zeroed():
     """The padding row keeps its random initial value (padding_idx only stops its gradient)."""
     return dict(token_embedding=_factory(_checked, zero_padding=False))
@@ -57,7 +58,7 @@ def padding_row_trained():
     return dict(token_embedding=_factory(lambda m, ids: (check_ids(ids, m.weight.shape[0]), m.weight[ids])[1]))
 
 
-@mutant(catches="TOK-ERR-01", spec=SPEC)
+@mutant(catches={"TOK-ERR-01", "TOK-REFUSE-01"}, spec=SPEC)
 def clamps_large_ids():
     """Ids past the vocabulary are clamped to the last row instead of raising."""
     def lookup(m, ids):
@@ -68,7 +69,7 @@ def clamps_large_ids():
     return dict(token_embedding=_factory(lookup))
 
 
-@mutant(catches="TOK-ERR-02", spec=SPEC)
+@mutant(catches={"TOK-ERR-02", "TOK-REFUSE-01"}, spec=SPEC)
 def negative_ids_index_from_end():
     """Negative ids index from the end, Python style, instead of raising."""
     def lookup(m, ids):
@@ -77,7 +78,7 @@ def negative_ids_index_from_end():
     return dict(token_embedding=_factory(lookup))
 
 
-@mutant(catches="TOK-ERR-03", spec=SPEC)
+@mutant(catches={"TOK-ERR-03", "TOK-REFUSE-01"}, spec=SPEC)
 def truncates_float_ids():
     """Floating ids are silently truncated to integers with .long()."""
     return dict(token_embedding=_factory(lambda m, ids: _checked(m, ids.long())))
@@ -89,13 +90,15 @@ def unhelpful_index_error():
     return dict(token_embedding=lambda n, d, *, padding_idx=None: nn.Embedding(n, d, padding_idx=padding_idx))
 
 
-@mutant(catches={"TOK-LOOKUP-01", "TOK-GRAD-01"}, spec=SPEC, conventions={"token_embedding.scale": "sqrt_dim"})
+@mutant(catches={"TOK-LOOKUP-01", "TOK-GRAD-01", "TOK-EDGE-01"}, spec=SPEC,
+        conventions={"token_embedding.scale": "sqrt_dim"})
 def declared_scale_not_applied():
     """Declares the sqrt(d) scale (pitfall 1's fix) but forgets to multiply."""
     return dict(token_embedding=_factory(_checked))
 
 
-@mutant(catches={"TOK-LOOKUP-01", "TOK-GRAD-01"}, spec=SPEC, conventions={"token_embedding.scale": "sqrt_dim"})
+@mutant(catches={"TOK-LOOKUP-01", "TOK-GRAD-01", "TOK-EDGE-01"}, spec=SPEC,
+        conventions={"token_embedding.scale": "sqrt_dim"})
 def scale_by_dim_not_sqrt():
     """Scales by d instead of sqrt(d)."""
     return dict(token_embedding=_factory(lambda m, ids: _checked(m, ids) * m.weight.shape[1]))
@@ -159,3 +162,48 @@ def list_ids_attribute_error():
             raise TypeError(f"token ids must be integers, got dtype {ids.dtype}")
         return _checked(m, ids)
     return dict(token_embedding=_factory(lookup, check_type=False))
+
+
+def _by_last_axis(m, ids):
+    """A lookup written for (batch, seq) ids, flattened over the leading axes by the size of the last one: 0-d ids
+    have no last axis (IndexError), and empty ids cannot be reshaped to (-1, 0)."""
+    check_ids(ids, m.weight.shape[0])
+    rows = ids.reshape(-1, ids.shape[-1])
+    return F.embedding(rows, m.weight, padding_idx=m.padding_idx).reshape(*ids.shape, -1)
+
+
+@mutant(catches="TOK-EDGE-01", spec=SPEC)
+def crashes_on_zero_d_ids():
+    """The lookup flattens ids to (-1, ids.shape[-1]), as a kernel written for (batch, seq) ids does: a single 0-d id
+    (one decoding step) and empty ids crash, every other shape is right."""
+    return dict(token_embedding=_factory(_by_last_axis))
+
+
+@mutant(catches={"TOK-EDGE-01", "TOK-LOOKUP-01", "TOK-GRAD-01"}, spec=SPEC,
+        conventions={"token_embedding.scale": "sqrt_dim"})
+def edge_crash_and_scale_not_applied():
+    """Both bugs at once: crashes on 0-d and empty ids, and forgets the declared sqrt(d) scale. Hypothesis used to
+    shrink every failure to the crash at the edge; the value clauses, drawn from the ordinary domain, still name
+    the missing scale."""
+    return dict(token_embedding=_factory(_by_last_axis))
+
+
+def no_padding_token_embedding(num_embeddings, embedding_dim, *, padding_idx=None, device=None, dtype=None):
+    """A correct token embedding from a library that has no padding row: the wrapper refuses padding_idx=."""
+    if padding_idx is not None:
+        raise TypeError(f"this embedding has no padding row (padding_idx={padding_idx})")
+    return TokenEmbedding(num_embeddings, embedding_dim, device=device, dtype=dtype)
+
+
+def no_padding_transformer_embedding(vocab_size, dim, max_len, *, padding_idx=None, **options):
+    """The transformer embedding of the same library, which has no padding row either."""
+    if padding_idx is not None:
+        raise TypeError(f"this embedding has no padding row (padding_idx={padding_idx})")
+    return reference.transformer_embedding(vocab_size, dim, max_len, **options)
+
+
+@variant(spec=(SPEC, "spec/test_transformer_embedding.py"), unsupported={"token_embedding.padding_idx"})
+def no_padding_idx_declared():
+    """Correct, without padding_idx, and declared unsupported: the padding clauses are skipped as not provided,
+    everything else passes."""
+    return dict(token_embedding=no_padding_token_embedding, transformer_embedding=no_padding_transformer_embedding)

@@ -19,8 +19,10 @@ class Combined(nn.Module):
     def __init__(self, vocab, dim, max_len, *, positional="learned", padding_idx=None, dropout=0.0, bug=None,
                  token_scale=1.0, position_scale=1.0, layout="interleaved", schedule="paper"):
         super().__init__()
-        if positional not in ("learned", "sinusoidal") and bug != "any_positional":
+        if positional not in ("learned", "sinusoidal") and bug not in ("any_positional", "dispatch_table"):
             raise ValueError(f"positional must be 'learned' or 'sinusoidal', got {positional!r}")
+        if bug == "dispatch_table":  # the kind looked up in a dict of constructors: a KeyError for any other
+            {"learned": None, "sinusoidal": None}[positional]
         token_padding = None if bug == "padding_dropped" else padding_idx
         self.token_embedding = reference.token_embedding(vocab, dim, padding_idx=token_padding)
         if positional == "sinusoidal" and bug != "always_learned":
@@ -30,6 +32,8 @@ class Combined(nn.Module):
         self.p, self.bug, self.token_scale = dropout, bug, token_scale
 
     def forward(self, ids):
+        if self.bug == "unguarded_range_check" and ids.max() >= self.token_embedding.weight.shape[0]:
+            raise IndexError(f"token id {ids.max().item()} is out of range")  # ids.max() of no ids raises first
         tokens = self.token_embedding(ids) * self.token_scale
         if self.bug == "scaled_positions":  # sqrt(d) applied to token + position instead of the token part alone
             return F.dropout(self.positional(tokens) * math.sqrt(tokens.shape[-1]), self.p, self.training)
@@ -77,13 +81,13 @@ def dropout_in_eval_mode():
     return dict(transformer_embedding=combined(bug="dropout_always"))
 
 
-@mutant(catches="EMB-SUM-01", spec=SPEC)
+@mutant(catches={"EMB-SUM-01", "EMB-EDGE-01"}, spec=SPEC)
 def sinusoidal_request_ignored():
     """positional='sinusoidal' silently builds a learned table."""
     return dict(transformer_embedding=combined(bug="always_learned"))
 
 
-@mutant(catches="EMB-SUM-01", spec=SPEC)
+@mutant(catches={"EMB-SUM-01", "EMB-EDGE-01"}, spec=SPEC)
 def scale_applied_to_positions():
     """sqrt(d) is applied to token + position instead of to the token part alone."""
     return dict(transformer_embedding=combined(bug="scaled_positions"))
@@ -103,7 +107,7 @@ def default_dropout_nonzero():
     return dict(transformer_embedding=transformer_embedding)
 
 
-@mutant(catches="EMB-ERR-01", spec=SPEC)
+@mutant(catches={"EMB-ERR-01", "EMB-REFUSE-01"}, spec=SPEC)
 def unknown_positional_becomes_learned():
     """Any positional kind other than "sinusoidal" (a typo, "rotary") silently builds a learned table."""
     return dict(transformer_embedding=combined(bug="any_positional"))
@@ -117,4 +121,29 @@ def every_other_convention():
         return Combined(vocab_size, dim, max_len, positional=positional, padding_idx=padding_idx, dropout=dropout,
                         token_scale=math.sqrt(dim), position_scale=1 / math.sqrt(dim), layout="split",
                         schedule="endpoint")
+    return dict(transformer_embedding=transformer_embedding)
+
+
+@mutant(catches="EMB-ERR-01", spec=SPEC)
+def unknown_positional_key_error():
+    """The kind is looked up in a dict of constructors: an unknown kind is refused, but with a KeyError, not a
+    documented error type."""
+    return dict(transformer_embedding=combined(bug="dispatch_table"))
+
+
+@mutant(catches="EMB-EDGE-01", spec=SPEC)
+def range_check_fails_on_empty_batch():
+    """A range check of the ids as `ids.max() >= vocab_size`, without a guard for no ids: an empty batch raises
+    "max(): Expected reduction dim to be specified for input.numel() == 0"; every other size is right."""
+    return dict(transformer_embedding=combined(bug="unguarded_range_check"))
+
+
+@variant(spec=SPEC, unsupported={"transformer_embedding.sinusoidal"})
+def learned_positions_only_declared():
+    """Correct, with learned positions only (positional="sinusoidal" raises ValueError), and declared unsupported:
+    every clause runs on the learned kind."""
+    def transformer_embedding(vocab_size, dim, max_len, *, positional="learned", padding_idx=None, dropout=0.0):
+        if positional == "sinusoidal":
+            raise ValueError("this library has no sinusoidal positions (positional='sinusoidal')")
+        return Combined(vocab_size, dim, max_len, positional=positional, padding_idx=padding_idx, dropout=dropout)
     return dict(transformer_embedding=transformer_embedding)
