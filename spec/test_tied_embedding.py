@@ -5,6 +5,9 @@ m.embed(ids) looks rows of E up (scaled per token_embedding.scale) and
 m.project(h) = h @ E^T gives logits over the vocabulary; E is one Parameter,
 whatever is done to the module. The weight is set to seeded random values in place
 before value checks, so the tie itself is never replaced by the spec.
+
+The ordinary domain is a vocabulary of two rows or more, a width of two or more and ids and hidden states with
+one or two non-empty leading sides; one row, a width of one, a single token and no tokens are TIED-EDGE-01's.
 """
 
 import copy
@@ -17,12 +20,14 @@ from . import oracles, oracles_extra
 from . import strategies as sts
 from . import tolerances
 from .calls import assert_close, build
+from .diagnose import assert_close_by_convention
 
 F32, F64 = torch.float32, torch.float64
+SCALE = ("token_embedding.scale",)
 
 
 def sizes():
-    return st.integers(1, 12)
+    return st.integers(2, 12)
 
 
 def _module(tied_embedding, vocab, dim, seed=None):
@@ -122,29 +127,35 @@ def _logit_atol(hidden, weight):
     return tolerances.atol(F32, operations=hidden.shape[-1], magnitude=magnitude)
 
 
-@given(vocab=sizes(), dim=sizes(), lead=sts.shapes(max_dims=2, max_side=4), seed=sts.seeds())
-@example(vocab=5, dim=5, lead=(2, 3), seed=0)  # square: an untransposed weight has the right shape
-@example(vocab=7, dim=3, lead=(), seed=0)
-def test_logits(tied_embedding, vocab, dim, lead, seed):
-    """TIED-LOGITS-01 (must): m.project(h) returns the logits h @ E^T of shape (..., num_embeddings) for hidden states h of shape (..., dim), with E the embedding's weight."""
-    module = _module(tied_embedding, vocab, dim, seed)
-    hidden = sts.randn((*lead, dim), seed + 1)
+def _assert_logits(module, hidden):
     weight = module.embed.weight.detach()
     assert_close(module.project(hidden), hidden.to(F64) @ weight.to(F64).T, atol=_logit_atol(hidden, weight),
                  what=f"m.project(h) for h of shape {tuple(hidden.shape)}")
 
 
-@given(vocab_ids=sts.ids_with_vocab(), dim=sizes(), seed=sts.seeds())
+def _assert_embeds(module, ids, conventions):
+    weight = module.embed.weight.detach().to(F64)
+    dim = weight.shape[1]
+    largest = oracles.token_scale(dim, "sqrt_dim") * weight.abs().max().item()  # the larger scale bounds rounding
+    assert_close_by_convention(
+        module.embed(ids), lambda declared: weight[ids] * oracles.token_scale(dim, declared["token_embedding.scale"]),
+        conventions, SCALE, atol=tolerances.atol(F32, magnitude=largest),
+        what=f"m.embed(ids) against E[ids] * scale for ids of shape {tuple(ids.shape)}")
+
+
+@given(vocab=sizes(), dim=sizes(), lead=sts.ordinary_shapes(max_dims=2, max_side=4), seed=sts.seeds())
+@example(vocab=5, dim=5, lead=(2, 3), seed=0)  # square: an untransposed weight has the right shape
+def test_logits(tied_embedding, vocab, dim, lead, seed):
+    """TIED-LOGITS-01 (must): m.project(h) returns the logits h @ E^T of shape (..., num_embeddings) for hidden states h of shape (..., dim), with E the embedding's weight."""
+    _assert_logits(_module(tied_embedding, vocab, dim, seed), sts.randn((*lead, dim), seed + 1))
+
+
+@given(vocab_ids=sts.ids_with_vocab(min_vocab=2, shape_strategy=sts.ordinary_shapes()), dim=sizes(), seed=sts.seeds())
 @example(vocab_ids=(4, torch.tensor([[3, 0, 3]])), dim=4, seed=0)
 def test_embedding_side(tied_embedding, conventions, vocab_ids, dim, seed):
     """TIED-EMBED-01 (must): m.embed(ids) is a token embedding: it returns E[ids], times sqrt(dim) under token_embedding.scale = sqrt_dim."""
     vocab, ids = vocab_ids
-    module = _module(tied_embedding, vocab, dim, seed)
-    scale = oracles.token_scale(dim, conventions["token_embedding.scale"])
-    weight = module.embed.weight.detach().to(F64)
-    assert_close(module.embed(ids), weight[ids] * scale,
-                 atol=tolerances.atol(F32, magnitude=scale * (weight.abs().max().item() if weight.numel() else 0.0)),
-                 what="m.embed(ids) against E[ids] * scale")
+    _assert_embeds(_module(tied_embedding, vocab, dim, seed), ids, conventions)
 
 
 @given(vocab=sizes(), dim=sizes(), batch=sts.batch_sizes(3), seq=sts.seq_lens(max_value=6), seed=sts.seeds())
@@ -159,13 +170,42 @@ def test_gradients_accumulate(tied_embedding, conventions, vocab, dim, batch, se
     logit_upstream = sts.randn((batch, seq, vocab), seed + 4)
     loss = (module.embed(ids) * embed_upstream).sum() + (module.project(hidden) * logit_upstream).sum()
     loss.backward()
-    scale = oracles.token_scale(dim, conventions["token_embedding.scale"])
     weight = module.embed.weight
-    expected = oracles_extra.untied_gradient(weight, ids, embed_upstream, hidden, logit_upstream, scale)
     grad = weight.grad if weight.grad is not None else torch.zeros(vocab, dim)
-    # float32 sums over the batch * seq positions of products of standard normal draws
+
+    def expected(declared):
+        scale = oracles.token_scale(dim, declared["token_embedding.scale"])
+        return oracles_extra.untied_gradient(weight, ids, embed_upstream, hidden, logit_upstream, scale)
+
+    # float32 sums over the batch * seq positions of products of standard normal draws (the larger scale bounds them)
     terms = batch * seq
-    magnitude = terms * (scale * embed_upstream.abs().max().item()
+    magnitude = terms * (oracles.token_scale(dim, "sqrt_dim") * embed_upstream.abs().max().item()
                          + hidden.abs().max().item() * logit_upstream.abs().max().item())
-    assert_close(grad, expected, atol=tolerances.atol(F32, operations=terms, magnitude=magnitude),
-                 what="the tied weight's gradient against the untied float64 copy's two gradients")
+    assert_close_by_convention(grad, expected, conventions, SCALE,
+                               atol=tolerances.atol(F32, operations=terms, magnitude=magnitude),
+                               what="the tied weight's gradient against the untied float64 copy's two gradients")
+
+
+def _edge_sizes():
+    """(vocab, dim, ids shape, hidden leading shape) with one degenerate size: one row, a width of one, a single
+    token (0-d ids, one hidden vector of shape (dim,)), or no tokens (empty ids and hidden states)."""
+    sides, ordinary = st.integers(2, 6), sts.ordinary_shapes(max_dims=2)
+    return st.one_of(
+        st.tuples(st.just(1), sides, ordinary, ordinary),
+        st.tuples(sides, st.just(1), ordinary, ordinary),
+        st.tuples(sides, sides, st.just(()), st.just(())),
+        st.tuples(sides, sides, sts.empty_shapes(max_dims=2), sts.empty_shapes(max_dims=2)),
+    )
+
+
+@given(sizes=_edge_sizes(), seed=sts.seeds())
+@example(sizes=(1, 4, (2, 3), (2, 3)), seed=0)
+@example(sizes=(5, 1, (2, 3), (2, 3)), seed=0)
+@example(sizes=(3, 3, (), ()), seed=0)  # square: an untransposed weight has the right shape
+@example(sizes=(4, 3, (0,), (2, 0)), seed=0)
+def test_degenerate_sizes(tied_embedding, conventions, sizes, seed):
+    """TIED-EDGE-01 (must): at the degenerate sizes - one row, a width of one, a single token (0-d ids, one hidden vector of shape (dim,)), no tokens (empty ids and hidden states) - m.embed(ids) is E[ids] * scale of shape (..., dim) and m.project(h) is h @ E^T of shape (..., num_embeddings)."""
+    vocab, dim, ids_shape, lead = sizes
+    module = _module(tied_embedding, vocab, dim, seed)
+    _assert_embeds(module, sts.randint(0, vocab, ids_shape, seed + 1), conventions)
+    _assert_logits(module, sts.randn((*lead, dim), seed + 2))

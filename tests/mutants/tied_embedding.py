@@ -14,11 +14,13 @@ SPEC = "spec/test_tied_embedding.py"
 
 
 class ScaledEmbedding(TokenEmbedding):
-    def __init__(self, num_embeddings, embedding_dim, scale):
+    def __init__(self, num_embeddings, embedding_dim, scale, check_empty=True):
         super().__init__(num_embeddings, embedding_dim)
-        self.scale = scale
+        self.scale, self.check_empty = scale, check_empty
 
     def forward(self, ids):
+        if not self.check_empty and ids.max() >= self.num_embeddings:  # no guard for no ids: max() of nothing raises
+            raise IndexError(f"token id {ids.max().item()} is out of range")
         return super().forward(ids) * self.scale
 
 
@@ -40,9 +42,9 @@ class Tied(nn.Module):
     """The tutorial's tie (`self.output_projection.weight = self.embedding.weight`), with options."""
 
     def __init__(self, vocab, dim, *, tie="same", retie=True, embed_scale=1.0, orient="transpose", logit_scale=1.0,
-                 load_assign=False):
+                 load_assign=False, check_empty=True):
         super().__init__()
-        self.embed = ScaledEmbedding(vocab, dim, embed_scale)
+        self.embed = ScaledEmbedding(vocab, dim, embed_scale, check_empty)
         self.project = Projection(dim, vocab, orient=orient, scale=logit_scale)
         self.tie, self.retie, self.load_assign = tie, retie, load_assign
         self.tie_weights()
@@ -81,7 +83,7 @@ def sqrt_dim_tied(**options):
 ALL_TIE = {"TIED-SAME-01", "TIED-CAST-01", "TIED-DEVICE-01", "TIED-COPY-01", "TIED-LOAD-01"}
 
 
-@mutant(catches=ALL_TIE | {"TIED-LOGITS-01", "TIED-GRAD-01"}, spec=SPEC)
+@mutant(catches=ALL_TIE | {"TIED-LOGITS-01", "TIED-GRAD-01", "TIED-EDGE-01"}, spec=SPEC)
 def weight_copied():
     """The projection gets a copy, `nn.Parameter(embed.weight.clone())`: two parameters that drift apart in training."""
     return dict(tied_embedding=tied(tie="copy"))
@@ -115,22 +117,31 @@ def tie_lost_on_load():
     return dict(tied_embedding=tied(load_assign=True))
 
 
-@mutant(catches={"TIED-LOGITS-01", "TIED-GRAD-01"}, spec=SPEC)
+@mutant(catches={"TIED-LOGITS-01", "TIED-GRAD-01", "TIED-EDGE-01"}, spec=SPEC)
 def projection_not_transposed_when_square():
     """The projection guesses the weight's orientation from its shape, so with vocab == dim it uses E, not E^T."""
     return dict(tied_embedding=tied(orient="by_shape"))
 
 
-@mutant(catches={"TIED-LOGITS-01", "TIED-GRAD-01"}, spec=SPEC, conventions={"token_embedding.scale": "sqrt_dim"})
+@mutant(catches={"TIED-LOGITS-01", "TIED-GRAD-01", "TIED-EDGE-01"}, spec=SPEC,
+        conventions={"token_embedding.scale": "sqrt_dim"})
 def scale_applied_to_logits():
     """Declares sqrt_dim and scales the lookup, but also multiplies the logits by sqrt(dim)."""
     return dict(tied_embedding=lambda n, d: Tied(n, d, embed_scale=math.sqrt(d), logit_scale=math.sqrt(d)))
 
 
-@mutant(catches={"TIED-EMBED-01", "TIED-GRAD-01"}, spec=SPEC, conventions={"token_embedding.scale": "sqrt_dim"})
+@mutant(catches={"TIED-EMBED-01", "TIED-GRAD-01", "TIED-EDGE-01"}, spec=SPEC,
+        conventions={"token_embedding.scale": "sqrt_dim"})
 def scale_declared_not_applied():
     """Declares sqrt_dim (as the model's other embeddings do) but the tied lookup returns E[ids] unscaled."""
     return dict(tied_embedding=tied())
+
+
+@mutant(catches="TIED-EDGE-01", spec=SPEC)
+def range_check_fails_on_no_ids():
+    """The lookup checks `ids.max() >= num_embeddings` without a guard for no ids: empty ids raise "max(): Expected
+    reduction dim to be specified for input.numel() == 0"; every other size is right."""
+    return dict(tied_embedding=tied(check_empty=False))
 
 
 @variant(spec=SPEC, conventions={"token_embedding.scale": "sqrt_dim"})
