@@ -14,17 +14,23 @@ def table(num_positions, dim, base=10000.0, *, layout="interleaved", schedule="p
           start=0, swap=False, wrap=None, odd="raise", out_dtype=torch.float32,
           count="raise"):
     """A configurable sinusoidal table; each mutant turns one knob the wrong way."""
-    if num_positions < 0:
+    if num_positions < 0 and count != "unchecked":  # unchecked: torch.arange raises its own RuntimeError below
         if count == "raise":
             raise ValueError(f"num_positions must be >= 0, got {num_positions}")
         num_positions = 0
     if dim % 2:
         if odd == "raise":
             raise ValueError(f"dim must be even, got {dim}")
+        assert odd != "assert", "dim must be even"
         return torch.nn.functional.pad(table(num_positions, dim - 1, base, layout=layout, schedule=schedule), (0, 1))
     half = dim // 2
     i = torch.arange(half, dtype=torch.float64)
-    exponent = 2 * i / dim if schedule == "paper" else i / max(half - 1, 1)
+    if schedule == "paper":
+        exponent = 2 * i / dim
+    elif schedule == "endpoint":
+        exponent = i / max(half - 1, 1)
+    else:  # tensor2tensor's increment log(base) / (half - 1), written without its guard for half = 1
+        exponent = i * (math.log(base) / (half - 1)) / math.log(base)
     freqs = torch.exp(-exponent * math.log(base)).to(angle_dtype)
     positions = torch.arange(start, start + num_positions, dtype=torch.float64)
     if wrap is not None:
@@ -47,7 +53,7 @@ def encoding(**knobs):
 ALL_VALUES = {"SIN-VAL-01", "SIN-BASE-01", "SIN-EXTRA-01", "SIN-PREC-01"}
 
 
-@mutant(catches=ALL_VALUES | {"SIN-ROW0-01", "SIN-ROT-01"}, spec=SPEC)
+@mutant(catches=ALL_VALUES | {"SIN-ROW0-01", "SIN-ROT-01", "SIN-EDGE-01"}, spec=SPEC)
 def sin_cos_swapped():
     """sin and cos swapped: cosines in the even columns."""
     return dict(sinusoidal_encoding=encoding(swap=True))
@@ -65,7 +71,7 @@ def base_argument_ignored():
     return dict(sinusoidal_encoding=lambda n, d, *, base=10000.0: table(n, d))
 
 
-@mutant(catches=ALL_VALUES | {"SIN-ROW0-01"}, spec=SPEC)
+@mutant(catches=ALL_VALUES | {"SIN-ROW0-01", "SIN-EDGE-01"}, spec=SPEC)
 def positions_from_one():
     """Positions counted from 1: row p holds PE(p + 1)."""
     return dict(sinusoidal_encoding=encoding(start=1))
@@ -80,7 +86,7 @@ def frequencies_over_d_not_2i_over_d():
 
 
 @mutant(catches={"SIN-VAL-01", "SIN-BASE-01", "SIN-EXTRA-01", "SIN-PREC-01", "SIN-ROW0-01", "SIN-ROT-01",
-                 "SINMOD-ADD-01", "SINMOD-BASE-01", "SINMOD-MOVE-01"}, spec=SPEC,
+                 "SIN-EDGE-01", "SINMOD-ADD-01", "SINMOD-BASE-01", "SINMOD-MOVE-01", "SINMOD-EDGE-01"}, spec=SPEC,
          conventions={"sinusoidal.layout": "split"})
 def declares_split_builds_interleaved():
     """Declares the split layout but interleaves sin and cos, in the table and in the module."""
@@ -108,14 +114,14 @@ def positions_wrap_at_100():
     return dict(sinusoidal_encoding=encoding(wrap=100))
 
 
-@mutant(catches="SIN-ODD-01", spec=SPEC)
+@mutant(catches={"SIN-ODD-01", "SIN-REFUSE-01"}, spec=SPEC)
 def odd_dim_zero_padded():
     """An odd d is accepted and the last column zero-padded (the tutorial's workaround), hiding the mistake."""
     return dict(sinusoidal_encoding=encoding(odd="pad"))
 
 
 @mutant(catches={"SIN-VAL-01", "SIN-BASE-01", "SIN-EXTRA-01", "SIN-PREC-01", "SIN-ROW0-01", "SIN-NORM-01",
-                 "SIN-DOT-01"}, spec=SPEC)
+                 "SIN-DOT-01", "SIN-EDGE-01"}, spec=SPEC)
 def rows_normalised():
     """Rows are normalised to unit length, so they no longer have norm sqrt(d/2)."""
     def sinusoidal_encoding(n, d, *, base=10000.0):
@@ -124,10 +130,32 @@ def rows_normalised():
     return dict(sinusoidal_encoding=sinusoidal_encoding)
 
 
-@mutant(catches="SIN-NEG-01", spec=SPEC)
+@mutant(catches={"SIN-NEG-01", "SIN-REFUSE-01"}, spec=SPEC)
 def negative_count_gives_empty_table():
     """A negative number of positions is clamped to an empty table, the way a slice table[:n] would behave."""
     return dict(sinusoidal_encoding=encoding(count="clamp"))
+
+
+@mutant(catches="SIN-NEG-01", spec=SPEC)
+def negative_count_left_to_arange():
+    """No check of the count: torch.arange(num_positions) refuses a negative one with its own RuntimeError ("upper
+    bound and larger bound inconsistent with step sign"), which names neither the count nor its meaning. Refused,
+    so only the error discipline fails."""
+    return dict(sinusoidal_encoding=encoding(count="unchecked"))
+
+
+@mutant(catches="SIN-ODD-01", spec=SPEC)
+def odd_dim_asserted():
+    """`assert dim % 2 == 0` (as MAE's get_1d_sincos_pos_embed_from_grid checks): an AssertionError, which is not a
+    documented type, names nothing and vanishes under python -O. Refused, so only the error discipline fails."""
+    return dict(sinusoidal_encoding=encoding(odd="assert"))
+
+
+@mutant(catches="SIN-EDGE-01", spec=SPEC)
+def table_squeezed():
+    """The table is built as (1, N, d) and returned with .squeeze() instead of [0]: a single position comes back as
+    a (d,) vector."""
+    return dict(sinusoidal_encoding=lambda n, d, *, base=10000.0: table(n, d, base).unsqueeze(0).squeeze())
 
 
 @mutant(catches="SIN-EMPTY-01", spec=SPEC)
@@ -146,9 +174,11 @@ MODULE_SPEC = SPEC
 
 
 class Module(nn.Module):
-    def __init__(self, dim, max_len, *, base=10000.0, start=0, storage="buffer", beyond="raise", **knobs):
+    def __init__(self, dim, max_len, *, base=10000.0, start=0, storage="buffer", beyond="raise", flatten=False,
+                 **knobs):
         super().__init__()
         self.max_len, self.start, self.beyond, self.knobs, self.base = max_len, start, beyond, knobs, base
+        self.flatten = flatten
         values = table(max_len + start, dim, base, **knobs)
         if storage == "buffer":
             self.register_buffer("table", values)
@@ -159,6 +189,8 @@ class Module(nn.Module):
 
     def forward(self, x):
         seq = x.size(1)
+        if self.flatten:  # any leading shape, folded into one batch side
+            x = x.view(-1, seq, x.size(-1))
         if seq > self.max_len:
             if self.beyond == "raise":
                 raise ValueError(f"sequence length {seq} exceeds max_len {self.max_len}")
@@ -168,6 +200,7 @@ class Module(nn.Module):
                 return x + table(seq, x.size(2), self.base, **self.knobs).to(x.device)
             if self.beyond == "cycle":
                 return x + self.table[torch.arange(seq) % self.max_len]
+            # unchecked: (max_len, d) rows added to S > max_len positions, and broadcasting refuses
         return x + self.table[self.start: self.start + seq]
 
 
@@ -197,13 +230,13 @@ def module_table_plain_attribute():
     return dict(sinusoidal_module=module(storage="attribute"))
 
 
-@mutant(catches={"SINMOD-ADD-01", "SINMOD-BASE-01", "SINMOD-MOVE-01"}, spec=MODULE_SPEC)
+@mutant(catches={"SINMOD-ADD-01", "SINMOD-BASE-01", "SINMOD-MOVE-01", "SINMOD-EDGE-01"}, spec=MODULE_SPEC)
 def module_slices_from_one():
     """The module adds table[1:S+1]: every position shifted by one."""
     return dict(sinusoidal_module=module(start=1))
 
 
-@mutant(catches="SINMOD-BEYOND-01", spec=MODULE_SPEC)
+@mutant(catches={"SINMOD-BEYOND-01", "SINMOD-LEN-01"}, spec=MODULE_SPEC)
 def module_truncates_long_input():
     """A sequence longer than max_len is silently truncated to max_len."""
     return dict(sinusoidal_module=module(beyond="truncate"))
@@ -215,14 +248,28 @@ def module_extends_by_cycling():
     return dict(sinusoidal_module=module(beyond="cycle"))
 
 
+@mutant(catches="SINMOD-LEN-01", spec=MODULE_SPEC)
+def module_length_unchecked():
+    """The tutorial's forward, x + pe[:S] with no check of S: past max_len the slice is short and broadcasting
+    refuses with "The size of tensor a must match the size of tensor b", which names neither S nor max_len."""
+    return dict(sinusoidal_module=module(beyond="unchecked"))
 
-@mutant(catches=ALL_VALUES | {"SIN-BOUND-01", "SIN-NORM-01", "SIN-DOT-01", "SIN-ROW0-01"}, spec=SPEC)
+
+@mutant(catches="SINMOD-EDGE-01", spec=MODULE_SPEC)
+def module_flattens_with_view():
+    """To accept any leading shape the module folds it with x.view(-1, S, d): for an empty batch or an empty
+    sequence the -1 is ambiguous and view raises."""
+    return dict(sinusoidal_module=module(flatten=True))
+
+
+
+@mutant(catches=ALL_VALUES | {"SIN-BOUND-01", "SIN-NORM-01", "SIN-DOT-01", "SIN-ROW0-01", "SIN-EDGE-01"}, spec=SPEC)
 def table_scaled_by_sqrt_dim():
     """The token embedding's sqrt(d) scale applied to the positional table too: entries reach sqrt(d)."""
     return dict(sinusoidal_encoding=lambda n, d, *, base=10000.0: table(n, d, base) * math.sqrt(d))
 
 
-@mutant(catches=ALL_VALUES | {"SIN-PREFIX-01", "SIN-ROT-01", "SIN-DOT-01"}, spec=SPEC)
+@mutant(catches=ALL_VALUES | {"SIN-PREFIX-01", "SIN-ROT-01", "SIN-DOT-01", "SIN-EDGE-01"}, spec=SPEC)
 def positions_from_linspace():
     """Positions made with torch.linspace(0, N, N) instead of arange(N): position p becomes p * N / (N - 1), so a
     position's encoding depends on the table's length."""
@@ -236,10 +283,28 @@ def positions_from_linspace():
         return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(num_positions, dim).float()
     return dict(sinusoidal_encoding=sinusoidal_encoding)
 
-@mutant(catches="SINMOD-ODD-01", spec=MODULE_SPEC)
+@mutant(catches={"SINMOD-ODD-01", "SINMOD-REFUSE-01"}, spec=MODULE_SPEC)
 def module_accepts_odd_dim():
     """The module zero-pads an odd d instead of rejecting it."""
     return dict(sinusoidal_module=module(odd="pad"))
+
+
+@mutant(catches="SINMOD-ODD-01", spec=MODULE_SPEC)
+def module_odd_dim_asserted():
+    """The module checks d with `assert dim % 2 == 0`: an AssertionError naming nothing. Refused, so only the error
+    discipline fails."""
+    return dict(sinusoidal_module=module(odd="assert"))
+
+
+@mutant(catches=ALL_VALUES | {"SIN-ROT-01", "SIN-DOT-01", "SIN-EDGE-01", "SIN-EMPTY-01", "SINMOD-ADD-01",
+                              "SINMOD-BASE-01", "SINMOD-MOVE-01", "SINMOD-EDGE-01"}, spec=SPEC)
+def tensor2tensor_schedule_unguarded():
+    """Declares the paper's frequencies but ports tensor2tensor's get_timing_signal_1d, whose increment
+    log(base) / (d/2 - 1) has no guard: the endpoint values everywhere (the diagnosis names the schedule), and a
+    ZeroDivisionError at d = 2, the smallest width, even for an empty table. The value clauses catch it whatever
+    the edges do."""
+    knobs = dict(schedule="endpoint_unguarded")
+    return dict(sinusoidal_encoding=encoding(**knobs), sinusoidal_module=module(**knobs))
 
 
 @variant(spec=SPEC, conventions={"sinusoidal.layout": "split"})
@@ -259,6 +324,18 @@ def endpoint_frequencies():
 def extends_past_max_len():
     """Correct: the module computes the formula afresh for sequences longer than max_len."""
     return dict(sinusoidal_module=module(beyond="extend"))
+
+
+@variant(spec=SPEC, unsupported={"sinusoidal.base"})
+def base_hard_coded_declared():
+    """Correct, with the wavelength 10000 hard-coded (no base= keyword), and sinusoidal.base declared unsupported:
+    SIN-BASE-01 and SINMOD-BASE-01 are skipped as not provided."""
+    def sinusoidal_encoding(num_positions, dim):
+        return table(num_positions, dim)
+
+    def sinusoidal_module(dim, max_len):
+        return Module(dim, max_len)
+    return dict(sinusoidal_encoding=sinusoidal_encoding, sinusoidal_module=sinusoidal_module)
 
 
 @variant(spec=SPEC)
