@@ -16,11 +16,12 @@ class Learned(nn.Module):
     """A learned table whose forward takes its bugs as options."""
 
     def __init__(self, max_len, dim, *, start=0, too_long="raise", bare_arange=False, explicit="use",
-                 bad_position="raise", detach=False, scale=1.0):
+                 bad_position="raise", detach=False, scale=1.0, flatten_batch=False):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(max_len, dim) * 0.02)
         self.max_len, self.start, self.too_long, self.bare_arange = max_len, start, too_long, bare_arange
         self.explicit, self.bad_position, self.detach, self.scale = explicit, bad_position, detach, scale
+        self.flatten_batch = flatten_batch
 
     def forward(self, x, positions=None):
         seq = x.size(1)
@@ -42,6 +43,9 @@ class Learned(nn.Module):
                 positions = positions.clamp(max=self.max_len - 1)
             if self.explicit == "first_row" and positions.dim() == 2:
                 positions = positions[0]
+        if self.flatten_batch:  # one gather for the whole batch, reshaped back with the batch size inferred
+            flat = x.reshape(-1, x.size(-1)) + (weight[positions] * self.scale).expand_as(x).reshape(-1, x.size(-1))
+            return flat.view(-1, seq, x.size(-1))
         return x + weight[positions] * self.scale
 
 
@@ -51,13 +55,13 @@ def learned(**options):
     return learned_positional
 
 
-@mutant(catches={"LPOS-ADD-01", "LPOS-GRAD-01", "LPOS-DEV-01"}, spec=SPEC)
+@mutant(catches={"LPOS-ADD-01", "LPOS-GRAD-01", "LPOS-DEV-01", "LPOS-EDGE-01"}, spec=SPEC)
 def positions_from_one():
     """Default positions count from 1 (the table's row 0 is never used, the last position falls off)."""
     return dict(learned_positional=learned(start=1))
 
 
-@mutant(catches={"LPOS-LEN-01", "LPOS-LEN-02"}, spec=SPEC)
+@mutant(catches={"LPOS-LEN-01", "LPOS-LEN-02", "LPOS-REFUSE-01"}, spec=SPEC)
 def clamps_long_sequences():
     """Positions past max_len are clamped to the last row: long inputs silently reuse it."""
     return dict(learned_positional=learned(too_long="clamp"))
@@ -75,7 +79,8 @@ def positions_on_default_device():
     return dict(learned_positional=learned(bare_arange=True))
 
 
-@mutant(catches={"LPOS-POS-01", "LPOS-POS-02", "LPOS-GRAD-01", "LPOS-POSERR-01"}, spec=SPEC)
+@mutant(catches={"LPOS-POS-01", "LPOS-POS-02", "LPOS-GRAD-01", "LPOS-POSERR-01", "LPOS-REFUSE-01", "LPOS-EDGE-01"},
+        spec=SPEC)
 def explicit_positions_ignored():
     """Explicit positions are accepted and ignored: 0..S-1 is always used."""
     return dict(learned_positional=learned(explicit="ignore"))
@@ -87,7 +92,7 @@ def batched_positions_use_first_row():
     return dict(learned_positional=learned(explicit="first_row"))
 
 
-@mutant(catches="LPOS-POSERR-01", spec=SPEC)
+@mutant(catches={"LPOS-POSERR-01", "LPOS-REFUSE-01"}, spec=SPEC)
 def bad_positions_clamped():
     """Explicit positions past the table are clamped to the last row; negative ones index from the end."""
     return dict(learned_positional=learned(bad_position="clamp"))
@@ -99,11 +104,25 @@ def table_detached():
     return dict(learned_positional=learned(detach=True))
 
 
-@mutant(catches={"LPOS-ADD-01", "LPOS-POS-01", "LPOS-POS-02", "LPOS-GRAD-01", "LPOS-DEV-01"}, spec=SPEC,
-        conventions={"learned_positional.scale": "inv_sqrt_dim"})
+@mutant(catches={"LPOS-ADD-01", "LPOS-POS-01", "LPOS-POS-02", "LPOS-GRAD-01", "LPOS-DEV-01", "LPOS-EDGE-01"},
+        spec=SPEC, conventions={"learned_positional.scale": "inv_sqrt_dim"})
 def declared_scale_not_applied():
     """Declares the 1/sqrt(d) scale but adds the raw rows."""
     return dict(learned_positional=learned())
+
+
+@mutant(catches={"LPOS-LEN-01", "LPOS-LEN-02"}, spec=SPEC)
+def no_length_check():
+    """No length check: a sequence longer than max_len is refused only by torch's indexing ("index 4 is out of bounds
+    for dimension 0 with size 4"), which names the table's size, not the length, after the positions are made."""
+    return dict(learned_positional=learned(too_long="unchecked"))
+
+
+@mutant(catches="LPOS-EDGE-01", spec=SPEC)
+def batch_view_fails_when_empty():
+    """The batch is flattened for one addition and restored with view(-1, S, dim): with an empty batch or zero
+    positions the size of the inferred axis is ambiguous and view raises; every other size is right."""
+    return dict(learned_positional=learned(flatten_batch=True))
 
 
 @variant(spec=SPEC, conventions={"learned_positional.scale": "inv_sqrt_dim"})
