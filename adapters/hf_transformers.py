@@ -46,11 +46,13 @@ PAPER_BASE = 10000.0
 
 
 class Implementation:
-    """One implementation object: the families it provides, and its conventions."""
+    """One implementation object: the families it provides, its conventions, and the optional features of the
+    contract its model's code lacks (``unsupported``)."""
 
-    def __init__(self, name, conventions, **families):
+    def __init__(self, name, conventions, unsupported=(), **families):
         self.__name__ = name
         self.conventions = conventions
+        self.unsupported = set(unsupported)
         for family, factory in families.items():
             setattr(self, family, factory)
 
@@ -132,6 +134,7 @@ def xlm_sinusoidal_module(dim, max_len, *, base=PAPER_BASE):
 xlm = Implementation(
     "xlm",
     {"sinusoidal.layout": "interleaved", "sinusoidal.frequencies": "paper", "sinusoidal.beyond_max_len": "raise"},
+    {"sinusoidal.base"},  # the wavelength 10000 is hard-coded
     sinusoidal_encoding=xlm_sinusoidal_encoding,
     sinusoidal_module=xlm_sinusoidal_module,
 )
@@ -169,6 +172,7 @@ def marian_sinusoidal_module(dim, max_len, *, base=PAPER_BASE):
 marian = Implementation(
     "marian",
     {"sinusoidal.layout": "split", "sinusoidal.frequencies": "paper", "sinusoidal.beyond_max_len": "raise"},
+    {"sinusoidal.base"},  # the wavelength 10000 is hard-coded
     sinusoidal_encoding=marian_sinusoidal_encoding,
     sinusoidal_module=marian_sinusoidal_module,
 )
@@ -197,6 +201,7 @@ def m2m100_sinusoidal_module(dim, max_len, *, base=PAPER_BASE):
 m2m100 = Implementation(
     "m2m100",
     {"sinusoidal.layout": "split", "sinusoidal.frequencies": "endpoint", "sinusoidal.beyond_max_len": "extend"},
+    {"sinusoidal.base"},  # the wavelength 10000 is hard-coded
     sinusoidal_encoding=m2m100_sinusoidal_encoding,
     sinusoidal_module=m2m100_sinusoidal_module,
 )
@@ -342,7 +347,7 @@ def gptj_rope(head_dim, *, base=PAPER_BASE, max_seq_len=4096, rotary_dim=None):
     return GPTJRope(GPTJAttention(config))
 
 
-gptj = Implementation("gptj", {"rope.pairing": "interleaved"}, rope=gptj_rope)
+gptj = Implementation("gptj", {"rope.pairing": "interleaved"}, {"rope.base"}, rope=gptj_rope)  # base 10000 hard-coded
 
 # ---------------------------------------------------------------------------------------------
 # T5 relative position buckets: the static method itself has the contract's signature.

@@ -35,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - exercised where torchtune is ab
     ) from exc
 
 conventions = {"rope.pairing": "interleaved"}
+unsupported = {"relative_position_bucket.unidirectional"}  # only T5's encoder (bidirectional) buckets
 
 # The bucket table is quadratic in the largest distance; past this many positions it is not built.
 MAX_TABLE_POSITIONS = 4096
