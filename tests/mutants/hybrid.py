@@ -24,11 +24,11 @@ class Hybrid(nn.Module):
     """A hybrid whose forward takes its bugs as options."""
 
     def __init__(self, max_len, dim, *, base=10000.0, switch="sequence", boundary="gt", layout="interleaved",
-                 table="computed", detach=False, add_x=True):
+                 table="computed", detach=False, add_x=True, length_of_first=False):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(max_len, dim) * 0.02)
         self.max_len, self.dim, self.base, self.switch, self.boundary = max_len, dim, base, switch, boundary
-        self.layout, self.detach, self.add_x = layout, detach, add_x
+        self.layout, self.detach, self.add_x, self.length_of_first = layout, detach, add_x, length_of_first
         if table == "parameter":  # a fixed table for twice max_len, registered as a trainable parameter
             self.table = nn.Parameter(sinusoid(4 * max_len + 64, dim, base, layout=layout).float())
         else:
@@ -40,7 +40,7 @@ class Hybrid(nn.Module):
         return sinusoid(num_positions, self.dim, self.base, layout=self.layout, start=start).to(self.weight.dtype)
 
     def forward(self, x):
-        seq = x.size(1)
+        seq = len(x[0]) if self.length_of_first else x.size(1)  # len(x[0]): there is no first sequence in no batch
         weight = self.weight.detach() if self.detach else self.weight
         learned = seq < self.max_len if self.boundary == "ge" else seq <= self.max_len
         if learned:
@@ -58,7 +58,7 @@ def hybrid(**options):
     return hybrid_positional
 
 
-SWITCH = {"HYB-BEYOND-01", "HYB-CROSS-01", "HYB-GRAD-01"}
+SWITCH = {"HYB-BEYOND-01", "HYB-CROSS-01", "HYB-GRAD-01", "HYB-EDGE-01"}
 
 
 @mutant(catches=SWITCH, spec=SPEC)
@@ -73,13 +73,13 @@ def declares_position_switches_whole_sequence():
     return dict(hybrid_positional=hybrid(switch="sequence"))
 
 
-@mutant(catches={"HYB-LEARNED-01", "HYB-CROSS-01", "HYB-GRAD-01"}, spec=SPEC)
+@mutant(catches={"HYB-LEARNED-01", "HYB-CROSS-01", "HYB-GRAD-01", "HYB-EDGE-01"}, spec=SPEC)
 def switches_at_max_len():
     """`seq_len >= max_len` instead of `>`: a sequence of exactly max_len positions already gets the sinusoidal table."""
     return dict(hybrid_positional=hybrid(boundary="ge"))
 
 
-@mutant(catches={"HYB-BEYOND-01", "HYB-CROSS-01"}, spec=SPEC)
+@mutant(catches={"HYB-BEYOND-01", "HYB-CROSS-01", "HYB-EDGE-01"}, spec=SPEC)
 def sinusoidal_part_split():
     """The sinusoidal part is borrowed from a module in the split layout (sines, then cosines) while the
     implementation declares the default interleaved layout."""
@@ -98,10 +98,17 @@ def learned_rows_detached():
     return dict(hybrid_positional=hybrid(detach=True))
 
 
-@mutant(catches={"HYB-LEARNED-01", "HYB-BEYOND-01"}, spec=SPEC)
+@mutant(catches={"HYB-LEARNED-01", "HYB-BEYOND-01", "HYB-EDGE-01"}, spec=SPEC)
 def returns_encoding_only():
     """The tutorial's forward, used where an adder is expected: it returns the encoding and drops x."""
     return dict(hybrid_positional=hybrid(add_x=False))
+
+
+@mutant(catches="HYB-EDGE-01", spec=SPEC)
+def length_from_first_sequence():
+    """The sequence length is read as len(x[0]), the first sequence's: an empty batch has no first sequence and
+    raises IndexError; every other size is right."""
+    return dict(hybrid_positional=hybrid(length_of_first=True))
 
 
 @variant(spec=SPEC, conventions={"hybrid.switch": "position"})
