@@ -327,13 +327,54 @@ class Watch:
         return False
 
 
+class FamilyTimedOut(ExampleTimeout):
+    """A property not run because an example of its family already ran past the time limit in this process."""
+
+
+_timed_out_key = pytest.StashKey()  # family -> (node id, clause) of the property whose example timed out
+
+
+def _families(item):
+    return [mark.args[0] for mark in item.iter_markers("embedspec_family") if mark.args]
+
+
+def _blocked_by_timeout(item):
+    """The FamilyTimedOut for ``item`` when a family of it has timed out in this process, else None.
+
+    A hanging implementation would otherwise cost the limit once per property of the family (a family of twenty
+    properties, twenty limits); blocked, it costs about one limit per family (per xdist worker).
+    """
+    timed_out = item.config.stash.get(_timed_out_key, {})
+    for family in _families(item):
+        if family in timed_out:
+            nodeid, clause = timed_out[family]
+            limit = item.config.getoption("embedspec_timeout", DEFAULT_TIMEOUT)
+            exc = FamilyTimedOut(
+                f"not run: an example of {nodeid.split('::')[-1]} (family {family}) ran past the time limit of "
+                f"{limit:g} s (--embedspec-timeout); the family's remaining properties are not run, each would "
+                f"cost the limit again")
+            exc.embedspec_blocked_by = [clause] if clause else []
+            return exc
+    return None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     if not is_spec_item(item):
         return (yield)
+    blocked = _blocked_by_timeout(item)
+    if blocked is not None:
+        raise blocked
     try:
         with Watch(item):
             return (yield)
+    except ExampleTimeout:
+        from .clauses import clause_of
+
+        timed_out = item.config.stash.setdefault(_timed_out_key, {})
+        for family in _families(item):
+            timed_out.setdefault(family, (item.nodeid, clause_of(getattr(item, "function", None))))
+        raise
     finally:
         # Hypothesis would write a patch adding @example lines to the specification's own
         # source: not what a user of the specification can act on (the report shows the

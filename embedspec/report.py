@@ -413,6 +413,9 @@ def failure_details(item, excinfo, longrepr=None):
         "blob": blob,
         "snippet": script,
     }
+    blockers = [b for leaf in leaves for b in getattr(leaf, "embedspec_blocked_by", ())]
+    if blockers:  # not run because of another clause (a family whose example timed out)
+        failure["blocked_by"] = blockers
     seed = getattr(item.obj, "_hypothesis_internal_use_generated_seed", None)
     if seed is not None:
         failure["seed"] = seed
@@ -535,9 +538,10 @@ class Outcomes:
             down = {clause for clause, outcome, _ in verdicts.values()
                     if clause and outcome in ("failed", "error", "xfailed")}
             self._blocked = {}
-            for nodeid, (clause, outcome, _) in verdicts.items():
+            for nodeid, (clause, outcome, reports) in verdicts.items():
                 if outcome == "failed":  # an error stays an error: the property could not be run at all
                     blockers = [b for b in depends_on(clause) if b in down]
+                    blockers += [b for b in _declared_blockers(reports) if b not in blockers]
                     if blockers:
                         self._blocked[nodeid] = blockers
         return self._blocked
@@ -586,6 +590,15 @@ class Outcomes:
                 terminalreporter.write_line(
                     f"embedspec: {len(unused)} xfails entr{'y' if len(unused) == 1 else 'ies'} matched no test of this "
                     f"run (not selected, not provided, or out of scope): {', '.join(e.describe() for e in unused)}")
+
+
+def _declared_blockers(reports):
+    """The clauses a failure says it was blocked by (``failure.blocked_by``: a family that timed out)."""
+    for report in reports:
+        failure = (getattr(report, "embedspec", None) or {}).get("failure") or {}
+        if failure.get("blocked_by"):
+            return failure["blocked_by"]
+    return []
 
 
 def outcomes(config):
