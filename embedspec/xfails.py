@@ -29,6 +29,7 @@ The file's format is fixed (adapters ship such files)::
   same way every time.
 """
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,12 @@ from .reproduce import derandomized
 
 XFAIL_ENTRY = pytest.StashKey()
 _entries_key = pytest.StashKey()
+_unknown_key = pytest.StashKey()  # the message naming the entries that name nothing
 
 KEYS = ("id", "reason", "link", "device", "dtype")
-_DOCSTRING_CLAUSE = re.compile(r'^\s*def (test_\w+)\(|^\s*"""\s*([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+):', re.M)
+# a test function, or the clause id (and level) opening its docstring (embedspec.clauses.CLAUSE_ID)
+_DOCSTRING_CLAUSE = re.compile(r'^\s*def (test_\w+)\(|^\s*"""\s*([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+) \((?:must|should)\):',
+                               re.M)
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,33 @@ def stale(entries, directory=SPEC_DIRECTORY):
     return found
 
 
+def suggestion(entry, directory=SPEC_DIRECTORY):
+    """What an entry that names nothing was probably meant to be: the nearest clause id or test (difflib)."""
+    clauses, modules = known_tests(directory)
+    if not entry.is_node_id:
+        if entry.id.upper() in clauses:
+            return f"did you mean {entry.id.upper()}? (clause ids are upper-case)"
+        close = difflib.get_close_matches(entry.id.upper(), sorted(clauses), n=1, cutoff=0.6)
+        return f"did you mean {close[0]}?" if close else "no clause id is close; the clause catalogue lists them all"
+    file_name, rest = _split_node_id(entry.id)
+    prefix = entry.id[:len(entry.id) - len(rest)]
+    function, _, params = rest.partition("[")
+    tests = {f"{name}[{clause}]" if params and clause else name: (name, clause)
+             for module, functions in modules.items() if not file_name or module == file_name
+             for name, clause in functions.items()}
+    close = difflib.get_close_matches(rest, sorted(tests), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {prefix}{close[0]}?"
+    return "no test of that name is close; `pytest --collect-only -q --pyargs embedspec.spec` lists them all"
+
+
+def unknown_entries_message(path, unknown):
+    """Every entry that names nothing, one a line, each with a suggestion."""
+    head = (f"embedspec: --xfails {path}: {len(unknown)} entr{'y names' if len(unknown) == 1 else 'ies name'} "
+            f"no clause and no test of the specification:")
+    return "\n".join([head, *(f"    {entry.describe()}: {suggestion(entry)}" for entry in unknown)])
+
+
 # --- matching -------------------------------------------------------------------
 
 def _params(item):
@@ -298,12 +329,11 @@ def pytest_configure(config):
     config.stash[_entries_key] = entries
     unknown = stale(entries)
     if unknown:
-        message = (f"embedspec: --xfails {path}: {len(unknown)} entr{'y names' if len(unknown) == 1 else 'ies name'} "
-                   f"no test of the specification: {', '.join(e.describe() for e in unknown)}")
+        message = unknown_entries_message(path, unknown)
         if config.getoption("embedspec_strict_xfails"):
             raise pytest.UsageError(message)
-        if not hasattr(config, "workerinput"):  # the controller warns once, not every worker
-            config.issue_config_time_warning(pytest.PytestConfigWarning(message), stacklevel=2)
+        # said at the start (the header) and again at the end of the run, not buried among warnings
+        config.stash[_unknown_key] = message
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -339,5 +369,14 @@ def pytest_runtest_call(item):
 def pytest_report_header(config):
     entries = entries_of(config)
     if config.getoption("embedspec_xfails", None):
-        return f"embedspec: {len(entries)} expected failure(s) from {xfails_path(config)}"
+        return [f"embedspec: {len(entries)} expected failure(s) from {xfails_path(config)}",
+                *config.stash.get(_unknown_key, "").splitlines()]
     return None
+
+
+@pytest.hookimpl(trylast=True)  # at the end of the run, after the other notes on the xfails file
+def pytest_terminal_summary(terminalreporter, config):
+    message = config.stash.get(_unknown_key, None)
+    if message:
+        for line in message.splitlines():
+            terminalreporter.write_line(line)
