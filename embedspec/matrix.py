@@ -17,6 +17,7 @@ failed unexpectedly or any entry is stale, 0 otherwise.
 import argparse
 import concurrent.futures
 import datetime
+import difflib
 import importlib
 import importlib.metadata
 import json
@@ -367,13 +368,25 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def _unknown_adapters(unknown):
+    """The usage error for --only names that are no adapter: the nearest name for each, and every known one."""
+    known = [adapter.name for adapter in _adapters()]
+    lines = [f"embedspec matrix: unknown adapter(s) {', '.join(sorted(unknown))}"]
+    for name in sorted(unknown):
+        close = difflib.get_close_matches(name, known, n=1)
+        if close:
+            lines.append(f"  {name}: did you mean {close[0]}?")
+    lines.append(f"known adapters: {', '.join(known)}")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     adapters = [a for a in _adapters() if not args.only or a.name in args.only or a.module in args.only]
     if args.only:
         unknown = set(args.only) - {a.name for a in adapters} - {a.module for a in adapters}
         if unknown:
-            print(f"embedspec matrix: unknown adapter(s) {', '.join(sorted(unknown))}", file=sys.stderr)
+            print(_unknown_adapters(unknown), file=sys.stderr)
             return 4
     findings = _findings()
     available, missing = [], []
