@@ -19,7 +19,9 @@ def check_shape(scores, *, rank=True, lengths=True):
 
 def pad_and_reshape(scores, *, keep="tail", pad_dtype=None, via=None, check=True, check_rank=True):
     """Transformer-XL's trick with its knobs: which rows survive, the pad's dtype, a detour dtype, the checks."""
-    check_shape(scores, rank=check_rank, lengths=check)
+    check_shape(scores, rank=check_rank, lengths=check is True)
+    if check == "assert":
+        assert scores.shape[-2] <= scores.shape[-1], "more queries than keys"
     *lead, q_len, k_len = scores.shape
     source = scores.to(via) if via is not None else scores
     zero_pad = torch.zeros(*lead, q_len, 1, dtype=pad_dtype or source.dtype, device=scores.device)
@@ -31,14 +33,15 @@ def pad_and_reshape(scores, *, keep="tail", pad_dtype=None, via=None, check=True
 
 
 @mutant(catches={"RSHIFT-BAND-01", "RSHIFT-MEM-01", "RSHIFT-Q1-01", "RSHIFT-EXACT-01", "RSHIFT-DIST-01",
-                 "RSHIFT-GRAD-01"}, spec=SPEC)
+                 "RSHIFT-GRAD-01", "RSHIFT-EDGE-01"}, spec=SPEC)
 def keeps_head_rows():
     """The classic trick off by one: `x_padded[:-1]` instead of `x_padded[1:]` (labml's annotated
     Transformer-XL, labmlai/annotated_deep_learning_paper_implementations#185): the wrong band."""
     return dict(relative_shift=lambda scores: pad_and_reshape(scores, keep="head"))
 
 
-@mutant(catches={"RSHIFT-MEM-01", "RSHIFT-Q1-01", "RSHIFT-EXACT-01", "RSHIFT-DIST-01", "RSHIFT-GRAD-01"}, spec=SPEC)
+@mutant(catches={"RSHIFT-MEM-01", "RSHIFT-Q1-01", "RSHIFT-EXACT-01", "RSHIFT-DIST-01", "RSHIFT-GRAD-01",
+                 "RSHIFT-EDGE-01"}, spec=SPEC)
 def ignores_memory():
     """Scores are shifted as if q_len == k_len, the query at position i rather than memory + i
     (the bias bug fixed in lucidrains/x-transformers#103): wrong as soon as there is memory."""
@@ -53,7 +56,7 @@ def ignores_memory():
 
 
 @mutant(catches={"RSHIFT-BAND-01", "RSHIFT-MEM-01", "RSHIFT-Q1-01", "RSHIFT-EXACT-01", "RSHIFT-DIST-01",
-                 "RSHIFT-GRAD-01"}, spec=SPEC)
+                 "RSHIFT-GRAD-01", "RSHIFT-EDGE-01"}, spec=SPEC)
 def copies_through_float16():
     """The shift is done in float16 to halve the memory of the padded copy, then cast back: not bit-exact."""
     return dict(relative_shift=lambda scores: pad_and_reshape(scores, via=torch.float16))
@@ -65,10 +68,28 @@ def pad_in_default_dtype():
     return dict(relative_shift=lambda scores: pad_and_reshape(scores, pad_dtype=torch.get_default_dtype()))
 
 
-@mutant(catches="RSHIFT-ERR-01", spec=SPEC)
+@mutant(catches={"RSHIFT-ERR-01", "RSHIFT-REFUSE-01"}, spec=SPEC)
 def no_length_check():
     """No q_len <= k_len check: with more queries than keys the reshapes still succeed and return garbage."""
     return dict(relative_shift=lambda scores: pad_and_reshape(scores, check=False))
+
+
+@mutant(catches="RSHIFT-ERR-01", spec=SPEC)
+def length_asserted():
+    """`assert q_len <= k_len`: an AssertionError, not a documented type, naming neither length. Refused, so only
+    the error discipline fails."""
+    return dict(relative_shift=lambda scores: pad_and_reshape(scores, check="assert"))
+
+
+@mutant(catches="RSHIFT-EDGE-01", spec=SPEC)
+def stacks_a_loop_over_the_batch():
+    """Each (q_len, k_len) grid of the flattened batch is shifted in a Python loop and the results stacked: an empty
+    batch hands torch.stack an empty list ("stack expects a non-empty TensorList")."""
+    def relative_shift(scores):
+        check_shape(scores)
+        grids = scores.reshape(-1, *scores.shape[-2:])
+        return torch.stack([pad_and_reshape(grid) for grid in grids]).reshape(scores.shape)
+    return dict(relative_shift=relative_shift)
 
 
 @mutant(catches="RSHIFT-BAND-01", spec=SPEC)
