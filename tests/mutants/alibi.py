@@ -15,6 +15,8 @@ def power_of_two(n, first=1):  # 2^(-8k/n) for k = first .. first + n - 1
 
 def slopes_list(n, *, rule="paper", first=1, sign=1):
     """The paper's rule with one knob per mutant."""
+    if rule == "bit_trick" and n & (n - 1) == 0:  # n a power of two, tested with a bit trick that 0 also passes
+        return (2.0 ** (-8.0 * torch.arange(1, n + 1) / n)).tolist()
     if math.log2(n).is_integer():
         slopes = power_of_two(n, first)
     elif rule == "next_power":  # every head count rounded up to a power of two, then truncated
@@ -28,9 +30,12 @@ def slopes_list(n, *, rule="paper", first=1, sign=1):
 
 def slopes(**knobs):
     def alibi_slopes(num_heads):
-        if num_heads <= 0:
+        if num_heads <= 0 and knobs.get("check", True):
             raise ValueError(f"num_heads must be positive, got {num_heads}")
-        values = torch.tensor(slopes_list(num_heads, **{k: v for k, v in knobs.items() if k != "order"}))
+        rule_knobs = {k: v for k, v in knobs.items() if k not in ("order", "check", "squeeze")}
+        values = torch.tensor(slopes_list(num_heads, **rule_knobs), dtype=torch.float32)
+        if knobs.get("squeeze"):  # built as a (num_heads, 1) column, squeezed
+            values = values[:, None].squeeze()
         return values.flip(0) if knobs.get("order") == "ascending" else values
     return alibi_slopes
 
@@ -81,37 +86,39 @@ def slopes_reversed():
     return family(order="ascending")
 
 
-@mutant(catches={"ALIBI-SLOPE-01", "ALIBI-SLOPE-02", "ALIBI-VAL-01"}, spec=SPEC)
+@mutant(catches={"ALIBI-SLOPE-01", "ALIBI-SLOPE-02", "ALIBI-VAL-01", "ALIBI-EDGE-01", "ALIBI-EDGE-02"}, spec=SPEC)
 def slope_exponent_from_zero():
     """2^(-8h/n) for h = 0..n-1 instead of h = 1..n: head 0 gets slope 1 (a real off-by-one in ports of the paper's code)."""
     return family(first=0)
 
 
-@mutant(catches={"ALIBI-SLOPE-01", "ALIBI-SLOPE-02", "ALIBI-SLOPE-03", "ALIBI-VAL-01"}, spec=SPEC)
+@mutant(catches={"ALIBI-SLOPE-01", "ALIBI-SLOPE-02", "ALIBI-SLOPE-03", "ALIBI-VAL-01", "ALIBI-EDGE-01",
+                 "ALIBI-EDGE-02"}, spec=SPEC)
 def slope_exponent_sign():
     """2^(+8k/n) (the reciprocal slopes, 2 to 256): far outside (0, 1], a penalty that drowns the scores."""
     return family(sign=-1)
 
 
-@mutant(catches={"ALIBI-VAL-01", "ALIBI-DIAG-01"}, spec=SPEC)
+@mutant(catches={"ALIBI-VAL-01", "ALIBI-DIAG-01", "ALIBI-EDGE-02"}, spec=SPEC)
 def symmetric_without_abs():
     """-m (i - j) declared symmetric: keys after the query get a positive bias that grows with distance."""
     return family(form="no_abs")
 
 
-@mutant(catches={"ALIBI-VAL-01", "ALIBI-DIAG-01", "ALIBI-REL-01"}, spec=SPEC)
+@mutant(catches={"ALIBI-VAL-01", "ALIBI-DIAG-01", "ALIBI-REL-01", "ALIBI-EDGE-02"}, spec=SPEC)
 def query_offset_ignored():
     """With q_len < k_len, query row r is placed at position r instead of k_len - q_len + r (a decoding step at 0)."""
     return family(offset=False)
 
 
-@mutant(catches={"ALIBI-VAL-01", "ALIBI-DIAG-01"}, spec=SPEC, conventions={"alibi.mode": "causal"})
+@mutant(catches={"ALIBI-VAL-01", "ALIBI-DIAG-01", "ALIBI-EDGE-02"}, spec=SPEC, conventions={"alibi.mode": "causal"})
 def causal_bias_negated():
     """BLOOM's form with the sign lost: -m * j favours the first keys, the farthest from the query."""
     return family(form="bloom_negated")
 
 
-@mutant(catches={"ALIBI-VAL-01", "ALIBI-DIAG-01", "ALIBI-REL-01"}, spec=SPEC, conventions={"alibi.mode": "symmetric"})
+@mutant(catches={"ALIBI-VAL-01", "ALIBI-DIAG-01", "ALIBI-REL-01", "ALIBI-EDGE-02"}, spec=SPEC,
+         conventions={"alibi.mode": "symmetric"})
 def declares_symmetric_builds_bloom():
     """Declares the symmetric form but returns BLOOM's m * j, which is right only under a causal mask."""
     return family(form="bloom")
@@ -140,3 +147,18 @@ def paper_slopes_without_a_guard():
     """The paper's get_slopes called as published, with no check of the head count: 0 heads fails inside
     math.log2 with "math domain error", which names nothing."""
     return dict(alibi_slopes=lambda num_heads: torch.tensor(slopes_list(num_heads)))
+
+
+@mutant(catches={"ALIBI-ERR-01", "ALIBI-REFUSE-01"}, spec=SPEC)
+def zero_heads_pass_the_power_of_two_test():
+    """n is tested for a power of two with n & (n - 1) == 0, which 0 passes: zero heads get an empty slope tensor,
+    silently (negative counts fail in math.log2 with "math domain error")."""
+    return dict(alibi_slopes=slopes(rule="bit_trick", check=False))
+
+
+@mutant(catches={"ALIBI-EDGE-01", "ALIBI-EDGE-02"}, spec=SPEC)
+def single_slope_squeezed():
+    """The slopes are built as a (num_heads, 1) column and squeezed: one head gives a 0-d tensor, not shape (1,), and
+    the bias, which indexes the slopes as slopes[:, None, None], fails for one head. Both are edges: every clause
+    at two heads or more passes."""
+    return family(squeeze=True)
