@@ -85,6 +85,7 @@ DEPENDS_ON = {
     "TIED-EDGE-*": (),
     "TIED-*": ("TIED-SAME-01",),
     "ROPE-ODD-*": (),
+    "ROPE-REFUSE-*": (),
     "ROPE-DTYPE-*": (),
     "ROPE-INPLACE-*": (),
     "ROPE-PAIR-*": (),

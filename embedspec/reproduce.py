@@ -277,6 +277,8 @@ def _argument_source(name, value, imports):
         return "impl.conventions"
     if name == "embedspec_implementation":
         return "impl"
+    if name == "supports":
+        return "impl.supports"
     if isinstance(value, Draws):
         return "Draws(" + ", ".join(source(v, imports) for v in value.values) + ")"
     return source(value, imports)

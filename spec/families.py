@@ -125,6 +125,7 @@ class Family:
     int_args = ()  # indices of integer input tensors (ids, positions)
     batch_args = ()  # indices of the args whose first dimension is the batch
     dtypes = FLOAT_DTYPES  # the dtypes DTYPE-VAL-01 runs
+    precision_needs = None  # the optional feature the precision case builds (``precision_runs``), if any
 
     # building and calling
 
@@ -192,6 +193,8 @@ class Family:
         """Why ``clause`` does not apply to the family, or None."""
         if clause == "DTYPE-REFUSE-01" and not self.wrong_dtype_kinds:
             return " and ".join(dict.fromkeys((self.excluded["DTYPE-ERR-01"], self.excluded["DTYPE-ERR-02"])))
+        if clause.startswith("AUTOCAST-") and clause not in self.excluded:
+            return self.excluded.get("DEV-PREC-01")  # the autocast clauses run DEV-PREC-01's cases: where it applies
         return self.excluded.get(clause)
 
     def wrong_dtype_calls(self, obj, args, config, kind):
@@ -227,6 +230,11 @@ class Family:
         """(longest legal length, largest legal offset) for call sequences."""
         return 1, 0
 
+    def sequence_reach(self, config, conventions):
+        """How far past the largest legal offset a call sequence's offsets go (0: not at all). A call there may be
+        refused where the contract allows it (RoPE positions past max_seq_len: ROPE-BEYOND-01 judges that)."""
+        return 0
+
     def sequence_inputs(self, obj, config, conventions, *, length, offset, dtype, seed, device):
         return self.inputs(obj, config, seed=seed, device=device, dtype=dtype)
 
@@ -250,6 +258,18 @@ class Family:
         """(obj, args, positions along the output's axis ``position_axis``, config) at positions in the
         tens of thousands, the module cast with ``.to(dtype)`` as a model is."""
         raise Excluded("no positions")
+
+    def past_cache_case(self, factory, conventions, *, device, dtype):
+        """``precision_case`` with the module built with a short cache (max_seq_len, max_len), so that the positions
+        go past what it built at construction."""
+        raise Excluded("keeps no cache to go past")
+
+    decodes = False  # whether a decoder calls the family in several calls, in order (``decoded``)
+
+    def decoded(self, obj, args):
+        """The result for ``args`` computed in several calls, in order, as a decoder calls the family: one token at
+        a time, or a growing prefix."""
+        raise NotImplementedError
 
     position_axis = 1
     precision_operations = 2
@@ -330,6 +350,72 @@ class TokenEmbedding(Family):
         return (sts.randint(0, config["vocab"], (2, length), seed).to(device),)
 
 
+def _growing_prefixes(family, obj, args, first=16):
+    """A decoder without positions re-encodes its growing sequence: calls on the first 16, 32, 64, ... tokens of
+    args[0] (the last call on all of them), each contributing the rows it adds. 16 is past every short cache and
+    max_len the precision cases build."""
+    total, rows, done = args[0].shape[1], [], 0
+    length = min(first, total)
+    while done < total:
+        out = family.run(obj, (args[0][:, :length], *args[1:]))
+        rows.append(out[:, done:length])
+        done, length = length, min(2 * length, total)
+    return torch.cat(rows, dim=1)
+
+
+def precision_runs(family, factory, conventions, *, device, dtype, input_dtype=None, supports=lambda feature: True):
+    """The runs of DEV-PREC-01 and the autocast clauses: (what, obj, args, positions, config, call), the family's
+    precision case and, where it keeps a cache, its case past a short one, each in one call and as a decoder calls
+    it (``Family.decoded``); the floating inputs in ``input_dtype`` where given. ``call()`` returns the result, or
+    None where a call past the cache was refused (the family's own beyond clause judges a refusal). Raises Excluded
+    when the family has no precision case; skips as not provided where the case needs a feature ``supports`` denies."""
+    if family.precision_needs:
+        supported(supports, [family.precision_needs], lambda feature: feature)
+    runs = []
+    for past, make in ((False, family.precision_case), (True, family.past_cache_case)):
+        try:
+            case = make(factory, conventions, device=device, dtype=dtype)
+        except Excluded:
+            if not past:
+                raise
+            continue
+        for decode in (False, True) if family.decodes else (False,):
+            # a fresh object for the decoder's run: neither run may find a cache the other one grew
+            obj, args, positions, config = make(factory, conventions, device=device, dtype=dtype) if decode else case
+            if input_dtype is not None:
+                args = tuple(a.to(input_dtype) if i in family.float_args else a for i, a in enumerate(args))
+            what = ("past its cache, " if past else "") + ("as a decoder calls it" if decode else "in one call")
+            runs.append((what, obj, args, positions, config, _precision_call(family, obj, args, decode, past)))
+    return runs
+
+
+def assert_precise(out, expected, bound, positions, axis, *, what):
+    """The largest error at each position along ``axis`` is within ``bound`` (one per position); otherwise name the
+    first position off and the worst."""
+    error = (out.detach().cpu().to(F64) - expected).abs().nan_to_num(float("inf"))
+    per_position = error.movedim(axis, 0).reshape(error.shape[axis], -1).amax(dim=1)
+    bad = per_position > bound
+    if bad.any():
+        first = int(bad.nonzero()[0])
+        worst = int(per_position.argmax())
+        raise AssertionError(
+            f"{what}: first wrong at position {int(positions[first])}: error {per_position[first].item():.3g} > "
+            f"tolerance {float(bound[first]):.3g}; {int(bad.sum())} of {bad.numel()} positions off, worst at "
+            f"position {int(positions[worst])} (error {per_position[worst].item():.3g}): the angles are not formed "
+            f"in float32")
+
+
+def _precision_call(family, obj, args, decode, may_refuse):
+    def call():
+        try:
+            return family.decoded(obj, args) if decode else family.run(obj, args)
+        except Exception:
+            if not may_refuse:
+                raise
+            return None
+    return call
+
+
 # -- sinusoidal_encoding --------------------------------------------------------------------------
 
 
@@ -370,7 +456,7 @@ class SinusoidalEncoding(Family):
         return out.dtype == wanted, str(wanted)
 
     def precision_case(self, factory, conventions, *, device, dtype):
-        if not _accepts(factory, "dtype"):
+        if dtype != F32 and not _accepts(factory, "dtype"):
             raise Excluded("the factory takes no dtype= keyword: a table in a low precision is a cast of its float32 "
                            "table, rounded once")
         length = 2**15
@@ -415,10 +501,20 @@ class SinusoidalModule(Family):
     def sequence_inputs(self, obj, config, conventions, *, length, offset, dtype, seed, device):
         return (sts.randn((2, length, config["dim"]), seed, dtype).to(device),)
 
-    def precision_case(self, factory, conventions, *, device, dtype):
+    def precision_case(self, factory, conventions, *, device, dtype, max_len=2**15):
         length = 2**15
-        module = build(factory, 8, length, device=device).eval().to(dtype)
+        module = build(factory, 8, max_len, device=device).eval().to(dtype)
         return module, (torch.zeros(1, length, 8, dtype=dtype, device=device),), torch.arange(length), {}
+
+    def past_cache_case(self, factory, conventions, *, device, dtype):
+        if conventions["sinusoidal.beyond_max_len"] != "extend":
+            raise Excluded("refuses a sequence past max_len (sinusoidal.beyond_max_len = raise)")
+        return self.precision_case(factory, conventions, device=device, dtype=dtype, max_len=16)
+
+    decodes = True
+
+    def decoded(self, obj, args):
+        return _growing_prefixes(self, obj, args)
 
 
 # -- learned_positional ---------------------------------------------------------------------------
@@ -499,6 +595,7 @@ class TransformerEmbedding(Family):
     int_args = (0,)
     batch_args = (0,)
     precision_operations = 3
+    precision_needs = "transformer_embedding.sinusoidal"  # the learned form has no angles
 
     def make(self, factory, config, conventions, *, device=None, dtype=None):
         kwargs = {"positional": config["positional"], "dropout": 0.0}
@@ -560,6 +657,11 @@ class TransformerEmbedding(Family):
         model = build(factory, 7, 8, length, positional="sinusoidal", device=device).eval().to(dtype)
         ids = sts.randint(0, 7, (1, length), 0).to(device)
         return model, (ids,), torch.arange(length), {"positional": "sinusoidal"}
+
+    decodes = True
+
+    def decoded(self, obj, args):
+        return _growing_prefixes(self, obj, args)
 
 
 # -- rope -----------------------------------------------------------------------------------------
@@ -632,18 +734,31 @@ class Rope(Family):
     def sequence_limits(self, config, conventions):
         return config["max_seq_len"], config["max_seq_len"] - 1
 
+    def sequence_reach(self, config, conventions):
+        return 2**12  # past 256 a position rounded to bfloat16 is off by a radian, past 2048 one in float16
+
     def sequence_inputs(self, obj, config, conventions, *, length, offset, dtype, seed, device):
-        offset = min(offset, config["max_seq_len"] - length)
+        if offset < config["max_seq_len"]:  # a legal offset: the call stays within the cache
+            offset = min(offset, config["max_seq_len"] - length)
         x = sts.randn((2, length, config["heads"], config["head_dim"]), seed, dtype).to(device)
         return x, torch.arange(offset, offset + length, device=device)
 
-    def precision_case(self, factory, conventions, *, device, dtype):
+    def precision_case(self, factory, conventions, *, device, dtype, max_seq_len=2**15):
         length = 2**15
-        obj = _rope(factory, 8, length, device, dtype)
+        obj = _rope(factory, 8, max_seq_len, device, dtype)
         # positions spread over 0 .. 2^15 - 1, the last ones included
         positions = torch.cat([torch.arange(0, length, 509), torch.arange(length - 8, length)]).to(device)
         x = sts.randn((1, positions.numel(), 1, 8), 0, dtype).to(device)
         return obj, (x, positions), positions.cpu(), {}
+
+    def past_cache_case(self, factory, conventions, *, device, dtype):
+        return self.precision_case(factory, conventions, device=device, dtype=dtype, max_seq_len=16)
+
+    decodes = True
+
+    def decoded(self, obj, args):
+        x, positions = args  # one token at a time, positions in increasing order
+        return torch.cat([obj(x[:, s:s + 1], positions[..., s:s + 1]) for s in range(x.shape[1])], dim=1)
 
     def precision_bound(self, expected, args, positions, dtype, conventions):
         rel = _oracles_relative()
@@ -824,7 +939,7 @@ class Sincos2D(Family):
     dtype_ok = SinusoidalEncoding.dtype_ok
 
     def precision_case(self, factory, conventions, *, device, dtype):
-        if not _accepts(factory, "dtype"):
+        if dtype != F32 and not _accepts(factory, "dtype"):
             raise Excluded("the factory takes no dtype= keyword: a table in a low precision is a cast of its float32 "
                            "table, rounded once")
         length = 2**15  # a grid of 2^15 rows and one column: the row coordinate reaches the tens of thousands
@@ -958,9 +1073,14 @@ class HybridPositional(Family):
         return ((sts.randn((2, length, config["dim"]), seed) * LEARNED_INPUT_SCALE).to(dtype).to(device),)
 
     def precision_case(self, factory, conventions, *, device, dtype):
-        length = 2**15
+        length = 2**15  # past max_len = 8 from the first call: the sinusoidal table, computed after the cast
         module = build(factory, 8, 8, device=device).eval().to(dtype)
         return module, (torch.zeros(1, length, 8, dtype=dtype, device=device),), torch.arange(length), {}
+
+    decodes = True
+
+    def decoded(self, obj, args):
+        return _growing_prefixes(self, obj, args)
 
 
 # -- learned_2d -----------------------------------------------------------------------------------

@@ -3,7 +3,21 @@
 f(x, positions) rotates each pair of features of every head of a token at position
 p by the angle p * w_k, w_k = base^(-2k/d): the complex multiplication
 (a + ib) * exp(i p w_k). The declared `rope.pairing` says which features pair up.
-Every property runs with positions of shape (S,) and (B, S) and any number of heads.
+Every property runs with positions of shape (S,) and (B, S) (where the implementation has
+`rope.batched_positions`) and any number of heads.
+
+Domains. The properties draw from the ordinary domain: head_dim from 4 up to 256 (small
+widths, and the ones real models use: 64, 80, 96, 128, 256), rotary_dim from 4, batch >= 1,
+seq >= 2, a base other than 10000 only where the implementation has `rope.base`. The
+degenerate sizes - head_dim 2 and rotary_dim 2 (one pair), a single token, an empty batch -
+are ROPE-EDGE-01's alone, so that an implementation that fails at one of them fails that
+clause and is still judged on its rotation at the widths models use.
+
+Past the cache. An implementation may keep a cos/sin cache for max_seq_len positions; a
+position past it gets its correct rotation (the cache extended) or is refused. The
+precision and beyond-the-cache clauses also call the module cast to bfloat16 and float16,
+with positions past max_seq_len, both in one call and one token at a time in order, as a
+decoder calls it: a cache regrown after the cast must still form its angles in float32.
 
 Tolerance (``tolerances.rotation_atol``): per feature, 4 eps32 (|p w_k| + 2) times
 the size |a| + |b| of the feature's pair, for the angle formed in float32 or better,
@@ -23,9 +37,13 @@ from hypothesis import strategies as st
 from . import oracles_relative as oracles
 from . import strategies as sts
 from . import tolerances
-from .calls import assert_close, assert_equal, assert_raises_naming, build, call_documented
+from .calls import (assert_close, assert_equal, assert_raises_naming, assert_refused, build, call_documented,
+                    names_value)
+from .diagnose import matching_conventions
 
 F32, F64, BF16, F16 = torch.float32, torch.float64, torch.bfloat16, torch.float16
+DEFAULT_BASE = 10000.0
+REAL_HEAD_DIMS = (64, 80, 96, 128, 256)  # GPT-2 and Llama 1B, Phi-2, Phi-3, Llama 7B and up, Gemma
 
 
 class Case(NamedTuple):
@@ -46,14 +64,35 @@ class Case(NamedTuple):
         return sts.randint(low, high, shape, self.seed + seed_offset)
 
 
+def head_dims(max_value=256):
+    """Even head widths of the ordinary domain, 4 .. max_value: small ones (cheap, and where a failure shrinks to),
+    the widths real models use, and any in between."""
+    real = [d for d in REAL_HEAD_DIMS if d <= max_value] or [max_value]
+    return st.one_of(sts.even_dims(4, min(32, max_value)), st.sampled_from(real), sts.even_dims(4, max_value))
+
+
 @st.composite
-def cases(draw, max_batch=3, max_seq=8, max_heads=4, max_head_dim=32, min_batch=1):
-    return Case(batch=draw(st.integers(min_batch, max_batch)), seq=draw(st.integers(1, max_seq)),
-                heads=draw(st.integers(1, max_heads)), head_dim=draw(sts.even_dims(2, max_head_dim)),
+def cases(draw, max_batch=3, max_seq=8, max_heads=4, max_head_dim=256):
+    """Cases of the ordinary domain: batch >= 1, seq >= 2, head_dim >= 4 (the edges are ROPE-EDGE-01's)."""
+    return Case(batch=draw(st.integers(1, max_batch)), seq=draw(st.integers(2, max_seq)),
+                heads=draw(st.integers(1, max_heads)), head_dim=draw(head_dims(max_head_dim)),
                 batched=draw(st.booleans()), seed=draw(sts.seeds()))
 
 
-def _rope(rope, head_dim, **kwargs):
+def _supported(case, supports):
+    """The case with (S,) positions where the implementation has no (B, S) positions (`rope.batched_positions`)."""
+    return case if supports("rope.batched_positions") else case._replace(batched=False)
+
+
+def _base(base, supports):
+    """The drawn base, or 10000 where the implementation has no other (`rope.base`)."""
+    return base if supports("rope.base") else DEFAULT_BASE
+
+
+def _rope(rope, head_dim, *, base=DEFAULT_BASE, **kwargs):
+    """The factory's rotation; base= passed only when it is not the default, which every implementation has."""
+    if base != DEFAULT_BASE:
+        kwargs["base"] = base
     return build(rope, head_dim, **kwargs)
 
 
@@ -73,15 +112,42 @@ def _cast(f, dtype):
     return f.half() if dtype == F16 else f.to(dtype)
 
 
-def _apply(f, x, positions):
-    """f(x, positions) on copies (in-place writes are ROPE-INPLACE-01's business), checked for shape."""
-    out = f(x.clone(), positions.clone())
+def _checked(out, x):
     assert isinstance(out, torch.Tensor), f"f(x, positions) returned a {type(out).__name__}"
     assert tuple(out.shape) == tuple(x.shape), f"output shape {tuple(out.shape)}, input {tuple(x.shape)}"
     return out
 
 
-def _bound(x, positions, pairing, base=10000.0, dtype=F32, rotary_dim=None, operations=4):
+def _apply(f, x, positions):
+    """f(x, positions) on copies (in-place writes are ROPE-INPLACE-01's business), checked for shape."""
+    return _checked(f(x.clone(), positions.clone()), x)
+
+
+def _rotated(f, x, positions, *, decode=False, may_refuse_from=None):
+    """f's rotation of x at positions, in one call or (``decode``) one token at a time in order, as a decoder calls
+    it. A call that reaches a position >= ``may_refuse_from`` may be refused by any exception (the must level of
+    ROPE-BEYOND-01; ROPE-BEYOND-02 judges the error): then None."""
+    steps = [slice(s, s + 1) for s in range(x.shape[1])] if decode else [slice(None)]
+    outs = []
+    for step in steps:
+        xs, ps = x[:, step], positions[..., step]
+        if may_refuse_from is None or int(ps.max()) < may_refuse_from:
+            outs.append(_apply(f, xs, ps))
+            continue
+        try:
+            out = f(xs.clone(), ps.clone())
+        except Exception:
+            return None
+        outs.append(_checked(out, xs))
+    return torch.cat(outs, dim=1)
+
+
+def _in_decoding_order(positions):
+    """Positions as a decoder meets them: increasing along the sequence."""
+    return positions.sort(dim=-1).values
+
+
+def _bound(x, positions, pairing, base=DEFAULT_BASE, dtype=F32, rotary_dim=None, operations=4):
     """Per-feature tolerance for rotating x at positions (``tolerances.rotation_atol``)."""
     head_dim = x.shape[-1]
     angle = oracles.rope_feature_angles(positions, rotary_dim or head_dim, pairing, base, head_dim)
@@ -121,6 +187,25 @@ def _assert_rotation(out, expected, bound, positions, *, what):
     )
 
 
+def _assert_declared_rotation(out, x, positions, conventions, *, base=DEFAULT_BASE, dtype=F32, rotary_dim=None,
+                              what):
+    """out is the rotation of x in the declared pairing (``_assert_rotation``); a failure whose output is the other
+    pairing's rotation says so (diagnosis by convention): "the output matches `rope.pairing = interleaved`"."""
+    pairing = conventions["rope.pairing"]
+    try:
+        _assert_rotation(out, oracles.rope(x, positions, base, pairing, rotary_dim),
+                         _bound(x, positions, pairing, base, dtype, rotary_dim), positions, what=what)
+    except AssertionError as failure:
+        atol = float(_any_pairing_bound(x, positions, base=base, dtype=dtype, rotary_dim=rotary_dim).max())
+        match = matching_conventions(out.detach(), lambda c: oracles.rope(x, positions, base, c["rope.pairing"],
+                                                                          rotary_dim),
+                                     conventions, ("rope.pairing",), atol)
+        if match is None:
+            raise
+        declare = ", ".join(f"`{key} = {value}`" for key, value in match.items())
+        raise AssertionError(f"{failure}; the output matches {declare}: declare it in `conventions`") from None
+
+
 def _accepts_rotary_dim(factory):
     try:
         parameters = inspect.signature(factory).parameters.values()
@@ -130,20 +215,21 @@ def _accepts_rotary_dim(factory):
 
 
 @given(case=cases(), base=sts.bases())
-@example(case=Case(batch=2, seq=3, heads=2, head_dim=2, batched=True, seed=0), base=10000.0)
 @example(case=Case(batch=1, seq=8, heads=1, head_dim=32, batched=False, seed=0), base=500000.0)
-def test_values_match_complex_rotation(rope, conventions, case, base):
+@example(case=Case(batch=2, seq=3, heads=2, head_dim=128, batched=True, seed=0), base=10000.0)
+def test_values_match_complex_rotation(rope, conventions, supports, case, base):
     """ROPE-VAL-01 (must): each pair of features (a, b) of every head at position p becomes the complex product (a + ib) exp(i p w_k) with w_k = base^(-2k/d), in the declared pairing."""
-    pairing = conventions["rope.pairing"]
+    case, base = _supported(case, supports), _base(base, supports)
     f = _rope(rope, case.head_dim, base=base)
     x, positions = case.x(), case.positions()
-    _assert_rotation(_apply(f, x, positions), oracles.rope(x, positions, base, pairing),
-                     _bound(x, positions, pairing, base), positions, what=f"RoPE (base {base}, {pairing} pairing)")
+    _assert_declared_rotation(_apply(f, x, positions), x, positions, conventions, base=base,
+                              what=f"RoPE (base {base}, {conventions['rope.pairing']} pairing)")
 
 
 @given(case=cases())
-def test_norm_preserved(rope, conventions, case):
+def test_norm_preserved(rope, conventions, supports, case):
     """ROPE-NORM-01 (must): a rotation preserves length: every rotated pair of features, and so every head vector, keeps its norm."""
+    case = _supported(case, supports)
     pairing = conventions["rope.pairing"]
     x, positions = case.x(), case.positions()
     out = _apply(_rope(rope, case.head_dim), x, positions).to(F64)
@@ -160,9 +246,9 @@ def test_norm_preserved(rope, conventions, case):
 
 
 @given(case=cases())
-@example(case=Case(batch=1, seq=1, heads=1, head_dim=2, batched=False, seed=0))
-def test_position_zero_is_identity(rope, case):
+def test_position_zero_is_identity(rope, supports, case):
     """ROPE-ID-01 (must): position 0 is the identity: a token at position 0 is returned unrotated."""
+    case = _supported(case, supports)
     x = case.x()
     positions = case.positions(0, 1)  # all zeros
     _assert_rotation(_apply(_rope(rope, case.head_dim), x, positions), x.to(F64),
@@ -170,8 +256,9 @@ def test_position_zero_is_identity(rope, case):
 
 
 @given(case=cases(), seed=sts.seeds())
-def test_rotations_compose(rope, case, seed):
+def test_rotations_compose(rope, supports, case, seed):
     """ROPE-COMP-01 (must): rotations compose: rotating by positions P and then by Q equals rotating once by P + Q."""
+    case = _supported(case, supports)
     f = _rope(rope, case.head_dim)
     x, p, q = case.x(), case.positions(0, 1024), case.positions(0, 1024, seed_offset=seed)
     twice = _apply(f, _apply(f, x, p), q)
@@ -183,8 +270,9 @@ def test_rotations_compose(rope, case, seed):
 
 @given(case=cases(max_seq=6), shift=st.integers(1, 2048))
 @example(case=Case(batch=1, seq=4, heads=1, head_dim=8, batched=False, seed=0), shift=1)
-def test_scores_depend_on_offset_only(rope, case, shift):
+def test_scores_depend_on_offset_only(rope, supports, case, shift):
     """ROPE-REL-01 (must): <R(m) q, R(n) k> depends only on m - n: shifting every position by the same t leaves every attention score unchanged."""
+    case = _supported(case, supports)
     f = _rope(rope, case.head_dim)
     q, k = case.x(), case.x(seed_offset=7)
     positions = case.positions(0, 1024)
@@ -213,8 +301,9 @@ def test_scores_depend_on_offset_only(rope, case, shift):
 
 
 @given(case=cases(), seed=sts.seeds())
-def test_linear_in_x(rope, case, seed):
+def test_linear_in_x(rope, supports, case, seed):
     """ROPE-LIN-01 (must): the rotation is linear in x: f(a x + b y, p) = a f(x, p) + b f(y, p)."""
+    case = _supported(case, supports)
     f = _rope(rope, case.head_dim)
     x, y, positions = case.x(), case.x(seed_offset=11), case.positions()
     a, b = (float(v) for v in sts.randn((2,), seed, F64))
@@ -228,8 +317,9 @@ def test_linear_in_x(rope, case, seed):
 
 @given(case=cases())
 @example(case=Case(batch=1, seq=2, heads=1, head_dim=4, batched=False, seed=0))
-def test_pairings_are_one_map(rope, conventions, case):
+def test_pairings_are_one_map(rope, conventions, supports, case):
     """ROPE-PAIR-01 (must): the half and interleaved pairings are the same rotation up to a fixed permutation pi of the features (pi = 0, d/2, 1, d/2 + 1, ... takes half to interleaved): R_half(x)[pi] = R_interleaved(x[pi]), and the implementation satisfies it for its declared pairing."""
+    case = _supported(case, supports)
     pairing = conventions["rope.pairing"]
     other = "interleaved" if pairing == "half" else "half"
     permutation = oracles.rope_permutation(case.head_dim, pairing, other)
@@ -246,8 +336,9 @@ def test_pairings_are_one_map(rope, conventions, case):
 
 @given(case=cases(max_seq=8), token=st.integers(0, 7), start=st.integers(0, 4000))
 @example(case=Case(batch=2, seq=8, heads=2, head_dim=8, batched=True, seed=0), token=7, start=0)
-def test_decoding_matches_full_sequence(rope, case, token, start):
+def test_decoding_matches_full_sequence(rope, supports, case, token, start):
     """ROPE-DEC-01 (must): decoding consistency (the KV-cache use): rotating the token at absolute position p alone gives row p of rotating the whole sequence."""
+    case = _supported(case, supports)
     token = token % case.seq
     f = _rope(rope, case.head_dim)
     x = case.x()
@@ -261,31 +352,63 @@ def test_decoding_matches_full_sequence(rope, case, token, start):
                      what=f"token {token} rotated alone against row {token} of the whole sequence")
 
 
+def beyond_offsets():
+    """How far past max_seq_len the position goes: just past (a stale, clamped or wrapped cache row), or hundreds to
+    thousands past (where a cache regrown in bfloat16 or float16 is off by radians)."""
+    return st.one_of(st.integers(0, 64), st.integers(256, 2**15))
+
+
+def _past_the_cache(case, max_seq_len, over, token):
+    """Positions below max_seq_len, and token ``token`` at max_seq_len + over."""
+    positions = case.positions(0, max_seq_len)
+    positions[..., token % case.seq] = max_seq_len + over
+    return positions
+
+
+@given(case=cases(max_seq=6), max_seq_len=st.integers(1, 64), over=beyond_offsets(), token=st.integers(0, 5),
+       dtype=st.sampled_from([F32, BF16, F16]), decode=st.booleans())
+@example(case=Case(batch=1, seq=4, heads=1, head_dim=4, batched=False, seed=0), max_seq_len=8, over=0, token=3,
+         dtype=F32, decode=False)
+@example(case=Case(batch=2, seq=3, heads=1, head_dim=8, batched=True, seed=0), max_seq_len=16, over=17, token=0,
+         dtype=F32, decode=False)
+@example(case=Case(batch=1, seq=4, heads=2, head_dim=64, batched=False, seed=0), max_seq_len=16, over=1000, token=3,
+         dtype=BF16, decode=True)
+def test_beyond_max_seq_len(rope, conventions, supports, case, max_seq_len, over, token, dtype, decode):
+    """ROPE-BEYOND-01 (must): a position at or beyond max_seq_len gets its correct rotation (an implementation that extends its cache) or is refused by an exception, never a stale, clamped or wrapped one; with the module cast to bfloat16 or float16 the angles of an extended cache are still owed in float32, in one call and one token at a time as a decoder calls it."""
+    case = _supported(case, supports)
+    f = _cast(_rope(rope, case.head_dim, max_seq_len=max_seq_len), dtype)
+    x = case.x(dtype)
+    positions = _past_the_cache(case, max_seq_len, over, token)
+    if decode:
+        positions = _in_decoding_order(positions)
+    out = _rotated(f, x, positions, decode=decode, may_refuse_from=max_seq_len)
+    if out is None:
+        return  # refused
+    calls = "one token at a time" if decode else "one call"
+    _assert_declared_rotation(out, x, positions, conventions, dtype=dtype,
+                              what=f"max_seq_len {max_seq_len}, a token at position {max_seq_len + over}, in {dtype} "
+                                   f"(module cast), {calls}")
+
+
 @given(case=cases(max_seq=6), max_seq_len=st.integers(1, 64), over=st.integers(0, 64), token=st.integers(0, 5))
 @example(case=Case(batch=1, seq=4, heads=1, head_dim=4, batched=False, seed=0), max_seq_len=8, over=0, token=3)
-@example(case=Case(batch=2, seq=3, heads=1, head_dim=8, batched=True, seed=0), max_seq_len=16, over=17, token=0)
-def test_beyond_max_seq_len(rope, conventions, case, max_seq_len, over, token):
-    """ROPE-BEYOND-01 (must): a position at or beyond max_seq_len gets either its correct rotation (an implementation that extends its cache) or a documented error naming it, never a stale, clamped or wrapped one."""
-    pairing = conventions["rope.pairing"]
+def test_beyond_max_seq_len_error(rope, supports, case, max_seq_len, over, token):
+    """ROPE-BEYOND-02 (should): an implementation that does not rotate a position at or beyond max_seq_len refuses it with a documented error (ValueError, IndexError, TypeError) whose message names the position."""
+    case = _supported(case, supports)
     f = _rope(rope, case.head_dim, max_seq_len=max_seq_len)
     x = case.x()
-    positions = case.positions(0, max_seq_len)
+    positions = _past_the_cache(case, max_seq_len, over, token)
     beyond = max_seq_len + over
-    positions[..., token % case.seq] = beyond
     what = f"position {beyond} >= max_seq_len {max_seq_len}"
-    exc, out = call_documented(lambda: f(x.clone(), positions.clone()), what=what)
+    exc, _ = call_documented(lambda: f(x.clone(), positions.clone()), what=what)
     if exc is not None:
-        assert str(beyond) in str(exc), f"{what}: {type(exc).__name__}({str(exc)!r}) does not name it"
-        return
-    assert isinstance(out, torch.Tensor) and tuple(out.shape) == tuple(x.shape), "f(x, positions): wrong result shape"
-    _assert_rotation(out, oracles.rope(x, positions, pairing=pairing), _bound(x, positions, pairing), positions,
-                     what=f"max_seq_len {max_seq_len}, a token at position {beyond}")
+        assert names_value(str(exc), beyond), f"{what}: {type(exc).__name__}({str(exc)!r}) does not name it"
 
 
 @st.composite
 def far_positions(draw):
     """(case, log2 of the largest position + 1): positions spread up to 2^12 .. 2^16, the largest always present."""
-    case = draw(cases(max_batch=2, max_seq=16, max_heads=2, max_head_dim=64))
+    case = draw(cases(max_batch=2, max_seq=16, max_heads=2))
     return case, draw(st.integers(12, 16))
 
 
@@ -302,35 +425,76 @@ def _far(case, log2_positions):
 
 @given(far=far_positions(), base=sts.bases())
 @example(far=(Case(batch=1, seq=16, heads=1, head_dim=64, batched=False, seed=0), 16), base=10000.0)
-def test_float32_precision_far_out(rope, conventions, far, base):
+def test_float32_precision_far_out(rope, conventions, supports, far, base):
     """ROPE-PREC-01 (must): for positions up to 2^16 a float32 rotation stays within float32 angle rounding of the float64 one (error <= 4 eps32 (p w + 2) per unit of pair size, plus 4 roundings), as it does when the angles are formed in float32 or better."""
     case, log2_positions = far
-    pairing = conventions["rope.pairing"]
+    case, base = _supported(case, supports), _base(base, supports)
     f = _rope(rope, case.head_dim, base=base, max_seq_len=2**16)
     x, positions = case.x(), _far(case, log2_positions)
-    _assert_rotation(_apply(f, x, positions), oracles.rope(x, positions, base, pairing),
-                     _bound(x, positions, pairing, base), positions, what=f"float32 RoPE (base {base})")
+    _assert_declared_rotation(_apply(f, x, positions), x, positions, conventions, base=base,
+                              what=f"float32 RoPE (base {base})")
 
 
-@given(far=far_positions(), dtype=st.sampled_from([BF16, F16]))
-@example(far=(Case(batch=1, seq=16, heads=2, head_dim=16, batched=False, seed=0), 16), dtype=BF16)
-def test_half_precision_keeps_float32_angles(rope, conventions, far, dtype):
-    """ROPE-PREC-02 (must): in bfloat16 and float16 (the module cast with .to(torch.bfloat16) or .half()) the angles are still formed in float32 or better: up to position 2^16 the result is within the float32 angle error plus 4 roundings in the half dtype of the float64 rotation."""
+def cache_lengths():
+    """max_seq_len for far positions: 2^16, a cache built at construction that covers them all, or a short one that
+    they go past."""
+    return st.one_of(st.just(2**16), st.integers(16, 1024))
+
+
+@given(far=far_positions(), dtype=st.sampled_from([BF16, F16]), max_seq_len=cache_lengths(), decode=st.booleans())
+@example(far=(Case(batch=1, seq=16, heads=2, head_dim=16, batched=False, seed=0), 16), dtype=BF16,
+         max_seq_len=2**16, decode=False)
+@example(far=(Case(batch=1, seq=8, heads=1, head_dim=128, batched=False, seed=0), 15), dtype=BF16,
+         max_seq_len=64, decode=False)
+def test_half_precision_keeps_float32_angles(rope, conventions, supports, far, dtype, max_seq_len, decode):
+    """ROPE-PREC-02 (must): in bfloat16 and float16 (the module cast with .to(torch.bfloat16) or .half()) the angles are still formed in float32 or better: up to position 2^16, inside the cache built at construction or past it (where the implementation extends it rather than refusing), in one call or one token at a time as a decoder calls it, the result is within the float32 angle error plus 4 roundings in the half dtype of the float64 rotation."""
     case, log2_positions = far
-    pairing = conventions["rope.pairing"]
-    f = _cast(_rope(rope, case.head_dim, max_seq_len=2**16), dtype)
+    case = _supported(case, supports)
+    f = _cast(_rope(rope, case.head_dim, max_seq_len=max_seq_len), dtype)
     x, positions = case.x(dtype), _far(case, log2_positions)
-    _assert_rotation(_apply(f, x, positions), oracles.rope(x, positions, pairing=pairing),
-                     _bound(x, positions, pairing, dtype=dtype), positions, what=f"RoPE in {dtype} (module cast to it)")
+    if decode:
+        positions = _in_decoding_order(positions)
+    out = _rotated(f, x, positions, decode=decode, may_refuse_from=max_seq_len)
+    if out is None:
+        return  # refused past the cache: ROPE-BEYOND-01's business
+    calls = "one token at a time" if decode else "one call"
+    _assert_declared_rotation(out, x, positions, conventions, dtype=dtype,
+                              what=f"RoPE in {dtype} (module cast to it), max_seq_len {max_seq_len}, {calls}")
 
 
 @given(case=cases(max_seq=4), dtype=st.sampled_from([F32, F64, BF16, F16]))
-def test_keeps_shape_and_dtype(rope, case, dtype):
+def test_keeps_shape_and_dtype(rope, supports, case, dtype):
     """ROPE-DTYPE-01 (must): the result has the shape and dtype of x, for float32, float64, bfloat16 and float16 inputs (the module cast to the same dtype)."""
+    case = _supported(case, supports)
     f = _cast(_rope(rope, case.head_dim), dtype)
     x = case.x(dtype)
     out = _apply(f, x, case.positions())
     assert out.dtype == dtype, f"output dtype {out.dtype} for input dtype {dtype}"
+
+
+EDGES = ("head_dim 2", "rotary_dim 2", "one token", "empty batch")
+
+
+@given(edge=st.sampled_from(EDGES), case=cases(max_seq=4, max_head_dim=16))
+@example(edge="head_dim 2", case=Case(batch=2, seq=3, heads=2, head_dim=8, batched=True, seed=0))
+@example(edge="one token", case=Case(batch=1, seq=3, heads=1, head_dim=8, batched=False, seed=0))
+@example(edge="empty batch", case=Case(batch=2, seq=3, heads=2, head_dim=8, batched=True, seed=0))
+@example(edge="rotary_dim 2", case=Case(batch=1, seq=3, heads=1, head_dim=8, batched=False, seed=0))
+def test_edge_sizes(rope, conventions, supports, edge, case):
+    """ROPE-EDGE-01 (must): at the degenerate sizes - head_dim 2 and rotary_dim 2 (where the factory accepts it: a single pair), a single token, an empty batch - the result has x's shape and is the declared pairing's rotation, the features past rotary_dim untouched."""
+    case = _supported(case, supports)
+    if edge == "rotary_dim 2" and not _accepts_rotary_dim(rope):
+        edge = "head_dim 2"
+    case = case._replace(**{"head_dim 2": {"head_dim": 2}, "rotary_dim 2": {}, "one token": {"seq": 1},
+                            "empty batch": {"batch": 0}}[edge])
+    rotary_dim = 2 if edge == "rotary_dim 2" else None
+    kwargs = {"rotary_dim": rotary_dim} if rotary_dim else {}
+    x, positions = case.x(), case.positions()
+    out = _apply(_rope(rope, case.head_dim, **kwargs), x, positions)
+    if rotary_dim:
+        assert_equal(out[..., rotary_dim:], x[..., rotary_dim:], what=f"{edge}: the features past rotary_dim")
+    _assert_declared_rotation(out, x, positions, conventions, rotary_dim=rotary_dim,
+                              what=f"{edge} (x of shape {tuple(x.shape)})")
 
 
 @given(head_dim=sts.odd_dims(), seq=st.integers(1, 4))
@@ -342,8 +506,9 @@ def test_odd_head_dim_rejected(rope, head_dim, seq):
 
 
 @given(case=cases())
-def test_input_not_modified(rope, case):
+def test_input_not_modified(rope, supports, case):
     """ROPE-INPLACE-01 (must): f(x, positions) leaves x and positions as they were: the rotation is not written into the caller's tensors."""
+    case = _supported(case, supports)
     x, positions = case.x(), case.positions()
     x_before, positions_before = x.clone(), positions.clone()
     _rope(rope, case.head_dim)(x, positions)
@@ -351,28 +516,33 @@ def test_input_not_modified(rope, case):
     assert_equal(positions, positions_before, what="positions after f(x, positions)")
 
 
-@given(case=cases(max_head_dim=32), rotary=st.integers(1, 16))
-@example(case=Case(batch=1, seq=3, heads=2, head_dim=8, batched=False, seed=0), rotary=2)
-def test_partial_rotary_dim(rope, conventions, case, rotary):
+def _partial_rotary_dim(head_dim, rotary):
+    """An even rotary_dim in 4 .. head_dim, from a drawn integer (4 maps to 4)."""
+    return 4 + 2 * ((rotary - 4) // 2 % (head_dim // 2 - 1))
+
+
+@given(case=cases(), rotary=st.integers(4, 256))
+@example(case=Case(batch=1, seq=3, heads=2, head_dim=8, batched=False, seed=0), rotary=4)
+@example(case=Case(batch=1, seq=3, heads=1, head_dim=256, batched=False, seed=0), rotary=64)  # GPT-J
+def test_partial_rotary_dim(rope, conventions, supports, case, rotary):
     """ROPE-ROTDIM-01 (must): with rotary_dim = r (where the factory accepts it), the first r features rotate as a RoPE of dimension r (frequencies base^(-2k/r)) and the other head_dim - r features pass through untouched."""
     if not _accepts_rotary_dim(rope):
         pytest.skip("the rope factory takes no rotary_dim")
-    pairing = conventions["rope.pairing"]
-    rotary_dim = 2 * (1 + (rotary - 1) % (case.head_dim // 2))  # even, 2..head_dim
+    case = _supported(case, supports)
+    rotary_dim = _partial_rotary_dim(case.head_dim, rotary)
     f = _rope(rope, case.head_dim, rotary_dim=rotary_dim)
     x, positions = case.x(), case.positions()
     out = _apply(f, x, positions)
     assert_equal(out[..., rotary_dim:], x[..., rotary_dim:],
                  what=f"the {case.head_dim - rotary_dim} features past rotary_dim")
-    _assert_rotation(out[..., :rotary_dim], oracles.rope(x[..., :rotary_dim], positions, pairing=pairing),
-                     _bound(x[..., :rotary_dim], positions, pairing), positions,
-                     what=f"the first rotary_dim = {rotary_dim} features")
+    _assert_declared_rotation(out[..., :rotary_dim], x[..., :rotary_dim], positions, conventions,
+                              what=f"the first rotary_dim = {rotary_dim} features")
 
 
 @st.composite
 def illegal_rotary_dims(draw):
     """(head_dim, rotary_dim): an even head_dim and a rotary_dim that is odd, past head_dim, or negative."""
-    head_dim = draw(st.integers(1, 16).map(lambda k: 2 * k))
+    head_dim = draw(st.integers(2, 16).map(lambda k: 2 * k))
     rotary_dim = draw(st.one_of(sts.odd_dims(max_value=head_dim - 1),
                                 st.integers(head_dim + 1, 2 * head_dim + 2),
                                 st.integers(-2 * head_dim, -1)))
@@ -390,3 +560,16 @@ def test_illegal_rotary_dim_rejected(rope, dims):
     head_dim, rotary_dim = dims
     assert_raises_naming(_built_and_called(rope, head_dim, 2, rotary_dim=rotary_dim), rotary_dim,
                          what=f"rotary_dim {rotary_dim} with head_dim {head_dim}")
+
+
+@given(head_dim=sts.odd_dims(), dims=illegal_rotary_dims(), rotary=st.booleans())
+@example(head_dim=3, dims=(8, 3), rotary=False)
+@example(head_dim=3, dims=(8, 10), rotary=True)
+def test_bad_sizes_refused(rope, head_dim, dims, rotary):
+    """ROPE-REFUSE-01 (must): an odd head_dim, and a rotary_dim (where the factory accepts it) that is odd, larger than head_dim or negative, are refused by some exception, never turned into a rotation of other features than the ones asked for."""
+    if rotary and _accepts_rotary_dim(rope):
+        head_dim, rotary_dim = dims
+        assert_refused(_built_and_called(rope, head_dim, 2, rotary_dim=rotary_dim),
+                       what=f"rotary_dim {rotary_dim} with head_dim {head_dim}")
+    else:
+        assert_refused(_built_and_called(rope, head_dim, 2), what=f"odd head_dim {head_dim}")

@@ -7,6 +7,12 @@ cache), position offset and input dtype, interleaved with casts (``.to(dtype)``,
 ``.half()``, ...), moves (``.to(device)``) and ``train()``/``eval()`` switches, and
 checks every result against the float64 oracle of that call alone. On a failure,
 Hypothesis shrinks to the shortest sequence of calls that shows it and prints it.
+
+Past the cache: where a family's calls take positions (RoPE), one call in two starts
+past the cache, up to thousands of positions past it (``Family.sequence_reach``), so
+that a cache regrown after a cast to bfloat16 or float16 is met at positions where
+low-precision angles are off by radians; a call there may be refused where the
+contract allows it (ROPE-BEYOND-01 judges the refusal).
 """
 
 import torch
@@ -48,9 +54,13 @@ def call_sequence_machine(family, factory, conventions, devices, configs):
         @rule(data=st.data(), dtype=st.sampled_from(FLOAT_DTYPES), seed=st.integers(0, 3), training=st.booleans())
         def call(self, data, dtype, seed, training):
             longest, largest_offset = family.sequence_limits(self.config, conventions)
+            reach = family.sequence_reach(self.config, conventions)
             length = data.draw(st.integers(1, longest), label="length")
-            offset = data.draw(st.integers(0, max(0, largest_offset - length + 1)), label="offset")
-            self.check_call(length, offset, dtype, seed, training)
+            past = reach > 0 and data.draw(st.booleans(), label="past the cache")
+            offsets = (st.integers(largest_offset + 1, largest_offset + reach) if past
+                       else st.integers(0, max(0, largest_offset - length + 1)))
+            offset = data.draw(offsets, label="offset")
+            self.check_call(length, offset, dtype, seed, training, past)
 
         def called_before(self):
             return self.last_call is not None
@@ -60,17 +70,22 @@ def call_sequence_machine(family, factory, conventions, devices, configs):
         @precondition(called_before)
         @rule(dtype=st.sampled_from(FLOAT_DTYPES))
         def call_again_in_another_dtype(self, dtype):
-            length, offset, seed, training = self.last_call
-            self.check_call(length, offset, dtype, seed, training)
+            length, offset, seed, training, past = self.last_call
+            self.check_call(length, offset, dtype, seed, training, past)
 
-        def check_call(self, length, offset, dtype, seed, training):
-            self.last_call = (length, offset, seed, training)
+        def check_call(self, length, offset, dtype, seed, training, past=False):
+            self.last_call = (length, offset, seed, training, past)
             if self.is_module():
                 self.obj.train(training)  # a train()/eval() switch before the call, or the same mode again
             dtype = family.input_dtype(self.obj, dtype)
             args = family.sequence_inputs(self.obj, self.config, conventions, length=length, offset=offset,
                                           dtype=dtype, seed=seed, device=self.device)
-            out = family.run(self.obj, args)
+            try:
+                out = family.run(self.obj, args)
+            except Exception:
+                if past:
+                    return  # refused past the cache
+                raise
             mode = ("train" if training else "eval") if self.is_module() else "call"
             what = (f"{family.name} [{self.config['label']}] {mode} call of length {length} from offset {offset} "
                     f"in {dtype}")
@@ -102,7 +117,7 @@ def call_sequence_machine(family, factory, conventions, devices, configs):
 
 @over_families
 def test_call_sequences(family, embedspec_implementation, conventions, embedspec_device):
-    """SEQ-CALLS-01 (must): through any sequence of calls - lengths below, at and past a cache, position offsets, input dtypes - interleaved with casts, moves and train()/eval() switches, every result equals the float64 oracle of that call alone: no value computed for one call is served to another."""
+    """SEQ-CALLS-01 (must): through any sequence of calls - lengths below, at and past a cache, position offsets within it and thousands of positions past it, input dtypes - interleaved with casts, moves and train()/eval() switches, every result equals the float64 oracle of that call alone: no value computed for one call is served to another."""
     factory = embedspec_implementation.factory(family.name)
     devices = ["cpu"] if embedspec_device == "cpu" else ["cpu", embedspec_device]
     configs = family.supported_configs(embedspec_implementation)

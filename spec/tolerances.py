@@ -126,6 +126,21 @@ def cast_model_atol(dtype, angle, magnitude, *, operations=2):
     return SAFETY * EPS[torch.float32] * (angle + 2) + atol(dtype, operations=operations, magnitude=magnitude)
 
 
+def autocast_working_dtype(input_dtype, output_dtype):
+    """AUTOCAST-ANGLE-01: the dtype whose rounding a result under ``torch.autocast`` owes, beside float32 angles.
+
+    Autocast runs matmuls, linear layers and convolutions in its low dtype and leaves elementwise arithmetic to its
+    inputs' dtypes. The angles are owed in float32 whatever autocast does, as after a cast (``cast_model_atol``,
+    and ``rotation_atol``'s angle term for RoPE); the arithmetic is owed in the least precise of the inputs' and the
+    result's dtype: bfloat16 activations owe bfloat16 roundings, and a result that came back in bfloat16 owes them
+    too (whether that dtype is the contract's is AUTOCAST-DTYPE-01's question, not this one). An angle that an
+    autocast matmul formed in bfloat16 (positions @ inv_freq, transformers before PR #29285) errs by up to
+    2^-8 |θ|: a radian by position 256 at w = 1, 128 at position 2^15, against a bound of 4 (eps32 (|θ| + 2) +
+    4 eps_d) per unit of size, 0.13 in bfloat16.
+    """
+    return working_dtype(input_dtype, output_dtype)
+
+
 def across_devices_atol(tolerance):
     """DEV-ACC-01: CPU and accelerator each stay within ``tolerance`` of the oracle, so within twice it of each other."""
     return 2.0 * tolerance

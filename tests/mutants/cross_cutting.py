@@ -1,4 +1,4 @@
-"""Cross-cutting mutants: device placement, dtypes, autograd, purity, call sequences and compilation.
+"""Cross-cutting mutants: device placement, dtypes, autograd, purity, call sequences, autocast and compilation.
 
 Each mutant breaks one family the way real code does, and must fail exactly the
 cross-cutting clauses listed (the clauses are written once for every family, so a
@@ -22,8 +22,8 @@ from .learned_positional import Learned
 from .sinusoidal import Module as SinusoidalModule
 
 DEVICES, DTYPES, AUTOGRAD = "spec/test_devices.py", "spec/test_dtypes.py", "spec/test_autograd.py"
-PURITY, STATEFUL = "spec/test_purity.py", "spec/test_stateful.py"
-ALL = (DEVICES, DTYPES, AUTOGRAD, PURITY, STATEFUL)
+PURITY, STATEFUL, AUTOCAST = "spec/test_purity.py", "spec/test_stateful.py", "spec/test_autocast.py"
+ALL = (DEVICES, DTYPES, AUTOGRAD, PURITY, STATEFUL, AUTOCAST)
 ACCELERATOR = torch.cuda.is_available() or (getattr(torch.backends, "mps", None) is not None
                                             and torch.backends.mps.is_available())
 
@@ -256,10 +256,10 @@ def learned_table_ignores_device():
     return families(learned_positional=learned_positional)
 
 
-@mutant(catches="SEQ-CALLS-01", spec=ALL)
+@mutant(catches={"SEQ-CALLS-01", "DEV-PREC-01", "AUTOCAST-ANGLE-01"}, spec=ALL)
 def rope_cache_grows_from_zero():
     """When the cache grows, the new rows are computed for positions 0.. instead of continuing where it ended:
-    right on the first call, wrong for every position added later."""
+    right on the first call, wrong for every position added later (a decoder's every step after the first)."""
     return families(rope=cached_rope(bug="grow_from_zero"))
 
 
@@ -272,7 +272,8 @@ def learned_positions_bare_arange():
     return families(learned_positional=lambda max_len, dim: Learned(max_len, dim, bare_arange=True))
 
 
-@mutant(catches={"DEV-MOVE-01", "DEV-CAST-01", "DEV-PREC-01", "DTYPE-VAL-01", "SEQ-CALLS-01"}, spec=ALL)
+@mutant(catches={"DEV-MOVE-01", "DEV-CAST-01", "DEV-PREC-01", "DTYPE-VAL-01", "SEQ-CALLS-01", "AUTOCAST-DTYPE-01"},
+        spec=ALL)
 def sinusoidal_table_plain_attribute():
     """The table is a plain attribute, not a buffer: .to(device) and .half() never reach it."""
     return families(sinusoidal_module=lambda dim, max_len, *, base=10000.0: SinusoidalModule(
@@ -315,7 +316,7 @@ class CastRope(RotaryEmbedding):
     _apply = nn.Module._apply
 
 
-@mutant(catches="DEV-PREC-01", spec=ALL)
+@mutant(catches={"DEV-PREC-01", "SEQ-CALLS-01"}, spec=ALL)
 def rope_frequencies_cast_with_model():
     """The inverse frequencies are a buffer cast with the model: in bfloat16 they keep three significant digits
     and the angle p * w is off by radians at positions in the tens of thousands."""
@@ -330,7 +331,7 @@ class Float32Rope(RotaryEmbedding):
         return super().forward(x.float(), positions)
 
 
-@mutant(catches={"DEV-CAST-01", "DEV-PREC-01", "DTYPE-VAL-01", "SEQ-CALLS-01"}, spec=ALL)
+@mutant(catches={"DEV-CAST-01", "DEV-PREC-01", "DTYPE-VAL-01", "SEQ-CALLS-01", "AUTOCAST-DTYPE-01"}, spec=ALL)
 def rope_returns_float32():
     """The rotation is computed in float32 and returned in float32, whatever x's dtype."""
     return families(rope=_rope_class(Float32Rope))
@@ -481,7 +482,7 @@ class InPlaceSinusoidal(SinusoidalModule):
 
 # The oracle of every value clause is computed from the inputs after the call, which this bug changed.
 @mutant(catches={"PURE-INPUT-01", "PURE-REPEAT-01", "PURE-STATE-01", "DEV-CAST-01", "DEV-PREC-01", "DTYPE-VAL-01",
-                 "GRAD-CHECK-01", "GRAD-FLOW-01", "SEQ-CALLS-01"}, spec=ALL)
+                 "GRAD-CHECK-01", "GRAD-FLOW-01", "SEQ-CALLS-01", "AUTOCAST-ANGLE-01"}, spec=ALL)
 def sinusoidal_adds_in_place():
     """x += PE[:S]: the caller's input is modified, so calling twice adds the encoding twice."""
     return families(sinusoidal_module=lambda dim, max_len, *, base=10000.0: InPlaceSinusoidal(dim, max_len, base=base))
@@ -539,7 +540,8 @@ class SeqFirstSinusoidal(nn.Module):
         return x + self.pe[: x.size(0)]
 
 
-@mutant(catches={"PURE-BATCH-01", "DTYPE-VAL-01", "DEV-CAST-01", "DEV-PREC-01", "SEQ-CALLS-01"}, spec=ALL)
+@mutant(catches={"PURE-BATCH-01", "DTYPE-VAL-01", "DEV-CAST-01", "DEV-PREC-01", "SEQ-CALLS-01", "AUTOCAST-ANGLE-01"},
+        spec=ALL)
 def sinusoidal_sliced_by_batch_size():
     """pe[:x.size(0)] on batch-first input: the encoding depends on the row's place in the batch."""
     return families(sinusoidal_module=SeqFirstSinusoidal)
@@ -605,3 +607,63 @@ def compiles_cleanly():
     """Correct: the reference's sinusoidal module and rotary embedding compile in one graph for all lengths."""
     return families()
 
+
+# -- autocast --------------------------------------------------------------------------------------
+
+
+class MatmulAnglesRope(RotaryEmbedding):
+    """transformers' Llama rotary embedding of 4.38 before PR #29285: the angles come from a matmul,
+    inv_freq[None, :, None] @ positions[:, None, :], which autocast runs in bfloat16."""
+
+    def forward(self, x, positions):  # x: (B, S, H, D); positions (S,) or (B, S)
+        _require_float(x, "x")
+        rows = positions if positions.dim() == 2 else positions[None]  # (B', S)
+        inv_freq = self.inv_freq[None, :, None].float().expand(rows.shape[0], -1, 1)  # (B', D_r/2, 1)
+        freqs = (inv_freq @ rows[:, None, :].float()).transpose(1, 2)  # (B', S, D_r/2)
+        freqs = freqs if positions.dim() == 2 else freqs[0]
+        emb = torch.cat([freqs, freqs], dim=-1).unsqueeze(-2)  # (..., S, 1, D_r)
+        cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+        x_rot, x_pass = x[..., : self.rotary_dim], x[..., self.rotary_dim:]
+        return torch.cat([x_rot * cos + rotate_half(x_rot) * sin, x_pass], dim=-1)
+
+
+@mutant(catches="AUTOCAST-ANGLE-01", spec=ALL)
+def rope_angles_from_autocast_matmul():
+    """transformers#29285: under torch.autocast the matmul that forms the angles runs in bfloat16, positions past 256
+    rounded to 8 bits; a float32 model without autocast is exact, so no cast or dtype clause sees it."""
+    return families(rope=_rope_class(MatmulAnglesRope))
+
+
+class _Rotation(torch.autograd.Function):
+    """The rotation as a custom autograd function, prepared for mixed precision the way the AMP recipe for custom
+    functions says: under CPU autocast its floating inputs are cast to bfloat16 and it runs there."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.bfloat16)
+    def forward(ctx, x, cos, sin):
+        ctx.save_for_backward(cos, sin)
+        return x * cos + rotate_half(x) * sin
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
+    def backward(ctx, grad):
+        cos, sin = ctx.saved_tensors
+        return grad * cos - rotate_half(grad * sin), None, None  # the transposed rotation, R(-p w)
+
+
+class CustomFunctionRope(RotaryEmbedding):
+    def forward(self, x, positions):  # x: (B, S, H, D); positions (S,) or (B, S)
+        _require_float(x, "x")
+        angles = positions.float()[..., None] * self.inv_freq  # float32, outside the function
+        emb = torch.cat([angles, angles], dim=-1).unsqueeze(-2)
+        x_rot, x_pass = x[..., : self.rotary_dim], x[..., self.rotary_dim:]
+        rotated = _Rotation.apply(x_rot, emb.cos().to(x.dtype), emb.sin().to(x.dtype))
+        return torch.cat([rotated, x_pass.to(rotated.dtype)], dim=-1)
+
+
+@mutant(catches="AUTOCAST-DTYPE-01", spec=ALL)
+def rope_custom_function_casts_to_autocast_dtype():
+    """A custom autograd rotation with torch.amp.custom_fwd(cast_inputs=torch.bfloat16): under autocast float32 q and
+    k come back in bfloat16 (the angles were formed in float32, so the values are right to bfloat16 rounding), and
+    the attention after it runs in another dtype than the model's."""
+    return families(rope=_rope_class(CustomFunctionRope))

@@ -1,4 +1,4 @@
-"""RoPE mutants: precision, pairing, caches, positions, and in-place writes."""
+"""RoPE mutants: precision, pairing, caches, positions, edge sizes, bad sizes, and in-place writes."""
 
 import math
 
@@ -123,17 +123,18 @@ def rope(**knobs):
     return factory
 
 
-ALL = {"ROPE-VAL-01", "ROPE-PAIR-01", "ROPE-PREC-01", "ROPE-PREC-02", "ROPE-BEYOND-01", "ROPE-ROTDIM-01"}
+ALL = {"ROPE-VAL-01", "ROPE-PAIR-01", "ROPE-PREC-01", "ROPE-PREC-02", "ROPE-BEYOND-01", "ROPE-ROTDIM-01",
+       "ROPE-EDGE-01"}
 
 
-@mutant(catches="ROPE-PREC-02", spec=SPEC)
+@mutant(catches={"ROPE-PREC-02", "ROPE-BEYOND-01"}, spec=SPEC)
 def angles_in_bfloat16():
     """The angle p * w is formed in the activations' dtype: under bfloat16 autocast the positions past 256 are not
     even representable (transformers#29285)."""
     return dict(rope=rope(angle_dtype="input"))
 
 
-@mutant(catches="ROPE-PREC-02", spec=SPEC)
+@mutant(catches={"ROPE-PREC-02", "ROPE-BEYOND-01"}, spec=SPEC)
 def inv_freq_cast_with_module():
     """inv_freq is an ordinary buffer: model.to(torch.bfloat16) casts it, and positions.type_as(inv_freq) follows
     (gpt-neox#1016, Megatron-LM#535, transformers#29496)."""
@@ -158,21 +159,22 @@ def cache_sliced_from_position_1():
     return dict(rope=rope(start=1))
 
 
-@mutant(catches="ROPE-BEYOND-01", spec=SPEC)
+@mutant(catches={"ROPE-BEYOND-01", "ROPE-PREC-02"}, spec=SPEC)
 def wraps_past_max_seq_len():
     """Positions are taken modulo max_seq_len (a ring-buffer cache): position max_seq_len gets position 0's rotation."""
     return dict(rope=rope(beyond="wrap"))
 
 
-@mutant(catches="ROPE-BEYOND-01", spec=SPEC)
+@mutant(catches={"ROPE-BEYOND-01", "ROPE-PREC-02"}, spec=SPEC)
 def clamps_past_max_seq_len():
     """Positions past the cache are clamped to its last row: every later token gets a stale rotation."""
     return dict(rope=rope(beyond="clamp"))
 
 
-@mutant(catches="ROPE-BEYOND-01", spec=SPEC)
+@mutant(catches="ROPE-BEYOND-02", spec=SPEC)
 def asserts_past_max_seq_len():
-    """A bare assert guards the cache: an AssertionError, not a documented error naming the position."""
+    """A bare assert guards the cache: refused (the must level holds), but by an AssertionError, not a documented
+    error naming the position."""
     return dict(rope=rope(beyond="assert"))
 
 
@@ -227,7 +229,7 @@ def positions_ignored():
     return dict(rope=rope(use_positions=False))
 
 
-@mutant(catches="ROPE-ODD-01", spec=SPEC)
+@mutant(catches={"ROPE-ODD-01", "ROPE-REFUSE-01"}, spec=SPEC)
 def odd_head_dim_passes_last_feature():
     """An odd head_dim is accepted and its last feature left unrotated, hiding the mistake."""
     return dict(rope=rope(odd="pass"))
@@ -270,25 +272,31 @@ def float64_angles():
     return dict(rope=rope(angle_dtype="float64"))
 
 
-@variant(spec=SPEC, conventions={"rope.pairing": "interleaved"})
-def meta_llama_complex_function():
-    """Correct: Meta's Llama as a plain function: x viewed as complex pairs (2k, 2k + 1) times polar(1, p w),
-    freqs built in float32; no rotary_dim, no module."""
+def meta_llama(*, check_odd=True, pairs="head_dim // 2"):
+    """Meta's Llama apply_rotary_emb as a plain function; ``pairs`` is how the reshape to complex pairs is sized."""
     def factory(head_dim, *, base=10000.0, max_seq_len=4096):
-        if head_dim % 2:
+        if check_odd and head_dim % 2:
             raise ValueError(f"head_dim {head_dim} is odd")
         freqs = 1.0 / (base ** (torch.arange(0, head_dim, 2)[: head_dim // 2].float() / head_dim))
 
         def apply(x, positions):
             angles = positions.float()[..., None] * freqs  # (..., S, D/2)
             freqs_cis = torch.polar(torch.ones_like(angles), angles).unsqueeze(-2)
-            x_ = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+            size = x.shape[-1] // 2 if pairs == "head_dim // 2" else -1  # -1: Meta's own reshape(..., -1, 2)
+            x_ = torch.view_as_complex(x.float().reshape(*x.shape[:-1], size, 2))
             return torch.view_as_real(x_ * freqs_cis).flatten(-2).type_as(x)
         return apply
-    return dict(rope=factory)
+    return factory
 
 
-@mutant(catches="ROPE-ROTDIM-02", spec=SPEC)
+@variant(spec=SPEC, conventions={"rope.pairing": "interleaved"})
+def meta_llama_complex_function():
+    """Correct: Meta's Llama as a plain function: x viewed as complex pairs (2k, 2k + 1) times polar(1, p w),
+    freqs built in float32; no rotary_dim, no module."""
+    return dict(rope=meta_llama())
+
+
+@mutant(catches={"ROPE-ROTDIM-02", "ROPE-REFUSE-01"}, spec=SPEC)
 def rotary_dim_clamped():
     """An illegal rotary_dim is forced into range, min(rotary_dim, head_dim) rounded down to even and at least 2,
     instead of rejected (the way int(head_dim * rotary_pct) is silently floored): the model rotates other features
@@ -297,4 +305,166 @@ def rotary_dim_clamped():
         if rotary_dim is not None:
             rotary_dim = max(2, min(rotary_dim, head_dim) // 2 * 2)
         return RotaryEmbedding(head_dim, base=base, max_seq_len=max_seq_len, rotary_dim=rotary_dim, device=device)
+    return dict(rope=rope)
+
+
+# -- half precision past the cache -----------------------------------------------------------------
+
+# The rope cases of the cross-cutting clauses a cos/sin cache can break, on the CPU.
+CACHE_SPEC = (SPEC,
+              "spec/test_devices.py::test_casts_with_module[DEV-CAST-01-rope-cpu]",
+              "spec/test_devices.py::test_state_dict_round_trip[DEV-STATE-01-rope-cpu]",
+              "spec/test_devices.py::test_accurate_at_large_positions_after_cast[DEV-PREC-01-rope-cpu]",
+              "spec/test_stateful.py::test_call_sequences[SEQ-CALLS-01-rope-cpu]",
+              "spec/test_autocast.py::test_angles_under_autocast[AUTOCAST-ANGLE-01-rope-cpu]",
+              "spec/test_autocast.py::test_dtype_under_autocast[AUTOCAST-DTYPE-01-rope-cpu]")
+PAST_THE_CACHE = {"ROPE-PREC-02", "ROPE-BEYOND-01", "DEV-PREC-01", "SEQ-CALLS-01"}
+
+
+class LlamaRotaryBefore438(nn.Module):
+    """transformers' LlamaRotaryEmbedding before 4.38 (and MistralRotaryEmbedding before 4.42) in the contract's form.
+
+    inv_freq and the cos/sin cache are ordinary buffers, so model.to(torch.bfloat16) casts both. The cache is built
+    at construction for max_seq_len positions in float32, which the cast only rounds; a position past it regrows
+    the whole cache from torch.arange(seq_len, dtype=self.inv_freq.dtype): after the cast, positions and angles in
+    bfloat16.
+    """
+
+    def __init__(self, head_dim, *, base=10000.0, max_seq_len=4096):
+        super().__init__()
+        if head_dim % 2:
+            raise ValueError(f"head_dim must be even, got {head_dim}")
+        inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2).float() / head_dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self._set_cos_sin_cache(max_seq_len, torch.get_default_dtype())
+
+    def _set_cos_sin_cache(self, seq_len, dtype):
+        self.max_seq_len_cached = seq_len
+        t = torch.arange(seq_len, device=self.inv_freq.device, dtype=self.inv_freq.dtype)
+        freqs = torch.outer(t, self.inv_freq)  # (seq_len, head_dim/2), in inv_freq's dtype
+        emb = torch.cat((freqs, freqs), dim=-1)
+        self.register_buffer("cos_cached", emb.cos().to(dtype), persistent=False)
+        self.register_buffer("sin_cached", emb.sin().to(dtype), persistent=False)
+
+    def forward(self, x, positions):  # x: (B, S, H, D); positions (S,) or (B, S)
+        seq_len = int(positions.max()) + 1 if positions.numel() else 0
+        if seq_len > self.max_seq_len_cached:
+            self._set_cos_sin_cache(seq_len, x.dtype)
+        cos = self.cos_cached[positions].to(x.dtype).unsqueeze(-2)  # (..., S, 1, D)
+        sin = self.sin_cached[positions].to(x.dtype).unsqueeze(-2)
+        return x * cos + rotate_half(x) * sin
+
+
+@mutant(catches=PAST_THE_CACHE, spec=CACHE_SPEC)
+def cache_regrown_in_cast_dtype():
+    """transformers' Llama before 4.38 and Mistral before 4.42 (#25681, #29496): after model.to(torch.bfloat16) a
+    position past max_position_embeddings regrows the cos/sin cache from positions in the cast inv_freq's dtype,
+    errors of 2.8 at position 1000 and 6.5 at 16000; within the cache built at construction it is right."""
+    return dict(rope=LlamaRotaryBefore438)
+
+
+class ShortCacheRope(nn.Module):
+    """A float32 cos/sin table for the first max_seq_len positions, built at construction and kept in float32 through
+    casts (the fix of the bug above); a position past it is rotated on the fly from positions formed in the
+    activations' dtype, as rotary-embedding-torch forms them (get_seq_pos(..., dtype=t.dtype)) past its
+    cache_max_seq_len."""
+
+    def __init__(self, head_dim, *, base=10000.0, max_seq_len=4096):
+        super().__init__()
+        if head_dim % 2:
+            raise ValueError(f"head_dim must be even, got {head_dim}")
+        self.max_seq_len = max_seq_len
+        inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2).float() / head_dim))
+        angles = torch.arange(max_seq_len).float()[:, None] * inv_freq  # (max_seq_len, head_dim/2), float32
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.register_buffer("cos_table", angles.cos(), persistent=False)
+        self.register_buffer("sin_table", angles.sin(), persistent=False)
+
+    def _apply(self, fn, recurse=True):
+        kept = dict(self._buffers)  # moves reach the tables, casts do not
+        super()._apply(fn, recurse)
+        for name, buffer in kept.items():
+            self._buffers[name] = buffer.to(self._buffers[name].device)
+        return self
+
+    def forward(self, x, positions):  # x: (B, S, H, D); positions (S,) or (B, S)
+        inside = (positions < self.max_seq_len)[..., None]
+        row = positions.clamp(max=self.max_seq_len - 1)
+        angles = positions.to(x.dtype)[..., None] * self.inv_freq.to(x.dtype)  # past the table: in x's dtype
+        cos = torch.where(inside, self.cos_table[row], angles.cos().float())
+        sin = torch.where(inside, self.sin_table[row], angles.sin().float())
+        cos, sin = torch.cat([cos, cos], -1).unsqueeze(-2), torch.cat([sin, sin], -1).unsqueeze(-2)
+        return (x.float() * cos + rotate_half(x.float()) * sin).to(x.dtype)
+
+
+@mutant(catches=PAST_THE_CACHE | {"AUTOCAST-ANGLE-01"}, spec=CACHE_SPEC)
+def past_the_cache_in_activation_dtype():
+    """Exact within the float32 table built at construction, but past max_seq_len the positions are formed in the
+    activations' dtype (rotary-embedding-torch's get_seq_pos(dtype=t.dtype) past cache_max_seq_len): bfloat16
+    queries at position 1000 are rotated as if at 1000 rounded to 8 bits, a float32 module's too (so under autocast,
+    where the activations are bfloat16, as well), unlike the bug above, which needs the module cast."""
+    return dict(rope=ShortCacheRope)
+
+
+# -- edge sizes ------------------------------------------------------------------------------------
+
+
+class RescaledBase(RotaryEmbedding):
+    """x-transformers' and rotary-embedding-torch's NTK base rescale: base *= factor ** (dim / (dim - 2))."""
+
+    def __init__(self, head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None, device=None):
+        width = head_dim if rotary_dim is None else rotary_dim
+        base *= 1.0 ** (width / (width - 2))
+        super().__init__(head_dim, base=base, max_seq_len=max_seq_len, rotary_dim=rotary_dim, device=device)
+
+
+@mutant(catches="ROPE-EDGE-01", spec=SPEC)
+def head_dim_2_divides_by_zero():
+    """x-transformers' and rotary-embedding-torch's RotaryEmbedding(2): the base rescale dim / (dim - 2) divides by
+    zero at a single pair (head_dim or rotary_dim 2); at every real width the rotation is right."""
+    return dict(rope=RescaledBase)
+
+
+@mutant(catches="ROPE-EDGE-01", spec=SPEC, conventions={"rope.pairing": "interleaved"})
+def meta_llama_reshape_fails_on_empty_batch():
+    """Meta's Llama apply_rotary_emb as written: x.reshape(*x.shape[:-1], -1, 2) cannot infer -1 for an empty batch
+    (a RuntimeError); every non-empty batch is rotated right."""
+    return dict(rope=meta_llama(pairs="-1"))
+
+
+# -- bad sizes: refused, but not with a documented error -------------------------------------------
+
+
+@mutant(catches="ROPE-ODD-01", spec=SPEC, conventions={"rope.pairing": "interleaved"})
+def odd_head_dim_fails_in_reshape():
+    """Meta's Llama without a check of head_dim: an odd one is refused only by torch's view_as_complex, a
+    RuntimeError that does not name it (the must level holds, the should level does not)."""
+    return dict(rope=meta_llama(check_odd=False))
+
+
+@mutant(catches="ROPE-ROTDIM-02", spec=SPEC)
+def rotary_dim_checked_by_assert():
+    """`assert rotary_dim <= head_dim and rotary_dim % 2 == 0`: refused, by an AssertionError that names nothing (and
+    that python -O removes)."""
+    def rope(head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None, device=None):
+        assert rotary_dim is None or 0 < rotary_dim <= head_dim and rotary_dim % 2 == 0
+        return RotaryEmbedding(head_dim, base=base, max_seq_len=max_seq_len, rotary_dim=rotary_dim, device=device)
+    return dict(rope=rope)
+
+
+# -- optional features -----------------------------------------------------------------------------
+
+
+@variant(spec=SPEC, unsupported={"rope.batched_positions", "rope.base"})
+def one_position_vector_and_fixed_base():
+    """Correct, without two optional features it declares unsupported: the base is fixed at 10000 (no base=
+    keyword) and positions must be one (S,) vector for the whole batch."""
+    def rope(head_dim, *, max_seq_len=4096, rotary_dim=None, device=None):
+        inner = RotaryEmbedding(head_dim, max_seq_len=max_seq_len, rotary_dim=rotary_dim, device=device)
+
+        def apply(x, positions):
+            if positions.dim() != 1:
+                raise ValueError(f"positions must be of shape (S,), got {tuple(positions.shape)}")
+            return inner(x, positions)
+        return apply
     return dict(rope=rope)
