@@ -148,15 +148,19 @@ PAGES = (
          ("Hugging Face transformers (`tie_word_embeddings`, `tie_weights()`)", "nanoGPT", "fairseq",
           "x-transformers (`tie_embedding=True`)", "torchtitan", "megatron-core")),
     Page("cross-cutting", "Across every family",
-         ("test_devices.py", "test_dtypes.py", "test_autograd.py", "test_purity.py", "test_stateful.py",
-          "test_compile.py"),
+         ("test_devices.py", "test_dtypes.py", "test_autocast.py", "test_autograd.py", "test_purity.py",
+          "test_stateful.py", "test_compile.py"),
          "Claims that hold for every family, written once and run for each family of the registry "
-         "(`spec/families.py`): devices, dtypes, gradients, purity, call sequences, compilation. The family and the "
+         "(`spec/families.py`): devices, dtypes, autocast, gradients, purity, call sequences, compilation. The "
+         "family and the "
          "device join the clause id in the test id (`DEV-MOVE-01-rope-cpu`); a family to which a clause does not "
          "apply is skipped with the registry's reason. Each family's tolerance is stated once, in the registry: "
          "see [the per-family tolerances](tolerances.md#per-family).",
          ("PyTorch documentation: `torch.nn.Module.to`, `state_dict`, `torch.autograd.gradcheck`, "
           "`torch.compile`, automatic mixed precision (`torch.autocast`)",
+          "the public record of positional-encoding bugs in half precision and under autocast: Hugging Face "
+          "transformers issues #25681 and #29496 (a cos/sin cache regrown in bfloat16 after a cast) and PR #29285 "
+          "(angles from a matmul that autocast ran in bfloat16)",
           "Hypothesis, stateful testing (`RuleBasedStateMachine`)"),
          ("every library of the [ready adapters](../adapters.md)",)),
     Page("tensor-semantics", "Tensor semantics", ("test_tensor_semantics.py",),
