@@ -517,6 +517,47 @@ def _adapter_table():
     return rows
 
 
+def _declared(node, constants):
+    """A declaration's value where it is a literal (or a module constant bound to one); None otherwise."""
+    if isinstance(node, ast.Name):
+        node = constants.get(node.id, node)
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return None
+
+
+def _declarations(module, attribute):
+    """(families, conventions, unsupported) an adapter declares, read from its source: module-level factories and
+    ``conventions`` / ``unsupported``, or the arguments of ``attribute = Implementation(name, conventions,
+    unsupported, **families)``."""
+    tree = ast.parse((ADAPTERS / f"{module}.py").read_text())
+    constants = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                 for target in node.targets if isinstance(target, ast.Name)}
+    if not attribute:
+        families = [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in FAMILIES]
+        families += [name for name in constants if name in FAMILIES]
+        return (families, _declared(constants.get("conventions"), constants) or {},
+                _declared(constants.get("unsupported"), constants) or set())
+    call = constants.get(attribute)
+    if not isinstance(call, ast.Call):
+        return None  # built some other way: the page points to the source
+    keywords = {k.arg: k.value for k in call.keywords}
+    arguments = call.args[1:] + [None] * 2
+    unsupported = keywords.get("unsupported", arguments[1])
+    return ([name for name in keywords if name in FAMILIES], _declared(arguments[0], constants) or {},
+            (_declared(unsupported, constants) if unsupported is not None else None) or set())
+
+
+def _declaration_lines(declared, module):
+    if declared is None:
+        return [f"- Families, conventions and unsupported features: see `adapters/{module}.py`"]
+    families, conventions, unsupported = declared
+    return ["- Families: " + (", ".join(f"`{family}`" for family in FAMILIES if family in families) or "—"),
+            "- Conventions: " + (", ".join(f"`{key} = {value}`" for key, value in conventions.items()) or "the defaults"),
+            "- Unsupported: " + (", ".join(f"`{feature}`" for feature in sorted(unsupported)) or "nothing")]
+
+
 def adapters_section(found):
     """The generated part of docs/adapters.md: each adapter, its divergences with their levels and findings."""
     ids = {c.id: c for c in found}
@@ -531,8 +572,10 @@ def adapters_section(found):
         counted = ", ".join(f"{levels.count(level)} {level}" for level in ("must", "should", "?") if level in levels)
         summary.append(f"| [`{impl}`](#{name.replace('.', '-')}) | {distribution} | {title} | "
                        f"{len(entries)}{' (' + counted + ')' if entries else ''} |")
+        module, _, attribute = impl.removeprefix("embedspec.adapters.").partition(":")
         sections += [f"### `{name}` {{ #{name.replace('.', '-')} }}", "",
-                     f"`embedspec --impl {impl} --xfails adapters/xfails/{name}.toml`", ""]
+                     f"`embedspec --impl {impl} --xfails adapters/xfails/{name}.toml`", "",
+                     *_declaration_lines(_declarations(module, attribute), module), ""]
         if not entries:
             sections += ["No known divergence.", ""]
             continue
