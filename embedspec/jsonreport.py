@@ -4,7 +4,8 @@ Built where reports are logged (the pytest-xdist controller, or the only
 process) from the report objects alone, so it is the same with and without
 ``-n``. It is written atomically (a temporary file, then a rename), every
 couple of seconds while the run goes on (``"status": "running"``) and at the
-end (``"complete"``, ``"stopped"`` after ``-x``/``--maxfail``, or
+end (``"complete"``, ``"stopped"`` after ``-x``/``--maxfail``, ``"usage error"`` when the implementation
+chosen by a hook or by default could not be loaded during collection, or
 ``"interrupted"`` after Ctrl-C or SIGTERM, which the report turns into an
 interrupt while the session runs). A reader always finds a whole file: at
 worst the last snapshot of a run that was killed outright.
@@ -264,6 +265,8 @@ class JsonReport:
             self.saved_sigterm = None
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             status = "interrupted"
+        elif exitstatus == pytest.ExitCode.USAGE_ERROR:  # the implementation could not be loaded: nothing ran
+            status = "usage error"
         elif session.shouldstop or session.shouldfail:
             status = "stopped"
         else:

@@ -3,8 +3,11 @@
 import functools
 import importlib
 import inspect
+import re
+import sys
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .contract import FAMILIES, ConventionError, FeatureError, resolve_conventions, resolve_unsupported
 
@@ -80,14 +83,65 @@ class Implementation:
         return call
 
 
-def import_object(path):
-    """Import ``dotted.module`` or ``dotted.module:attribute``."""
-    module_name, _, attribute = path.partition(":")
+def _describe_exception(exc):
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _first_on_path(folder):
+    folder = str(folder)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def _import_module(module_name, directory):
+    """Import ``module_name``; a module not found anywhere else is looked for in ``directory`` (the working
+    directory of the run: ``python -m pytest`` has it on sys.path, the ``embedspec`` and ``pytest`` commands do
+    not)."""
     try:
-        obj = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        parts = module_name.split(".")
+        itself = exc.name in {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
+        if not itself or str(directory) in sys.path:
+            raise
+    _first_on_path(directory)
+    return importlib.import_module(module_name)
+
+
+def _import_file(file, directory):
+    """Import the module a file path names (``./my_adapter.py``), its folder first on sys.path, so that it is an
+    ordinary module (``import my_adapter``, pickled by name) and the modules beside it import as they do when it
+    runs as a script."""
+    path = Path(file) if Path(file).is_absolute() else Path(directory) / file
+    if not path.is_file():
+        raise ImplementationError(f"the implementation file {file!r} does not exist ({path})")
+    path = path.resolve()
+    existing = sys.modules.get(path.stem)
+    if existing is not None and Path(getattr(existing, "__file__", None) or "").resolve() != path:
+        raise ImplementationError(f"the implementation file {file!r} would be the module {path.stem!r}, which is "
+                                  f"already imported from {getattr(existing, '__file__', None) or 'elsewhere'}: "
+                                  f"rename the file")
+    _first_on_path(path.parent)
+    return importlib.import_module(path.stem)
+
+
+# a file path, with an optional :attribute (a drive letter's colon comes before the .py)
+_FILE_PATH = re.compile(r"(?P<file>.+?\.py)(?::(?P<attribute>[\w.]*))?")
+
+
+def import_object(path, directory=None):
+    """Import ``dotted.module[:attribute]``, or ``path/to/file.py[:attribute]``, relative to ``directory`` (by
+    default the working directory)."""
+    directory = Path.cwd() if directory is None else Path(directory)
+    file = _FILE_PATH.fullmatch(path)
+    module_name, attribute = (file["file"], file["attribute"] or "") if file else path.partition(":")[::2]
+    try:
+        obj = _import_file(module_name, directory) if file else _import_module(module_name, directory)
+    except ImplementationError:
+        raise
     except BaseException as exc:  # a SyntaxError or SystemExit in user code must not escape either
-        cause = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        raise ImplementationError(f"cannot import the implementation module {module_name!r}: {cause}") from exc
+        raise ImplementationError(
+            f"cannot import the implementation module {module_name!r}: {_describe_exception(exc)}") from exc
     for part in filter(None, attribute.split(".")):
         try:
             obj = getattr(obj, part)
@@ -96,13 +150,20 @@ def import_object(path):
     return obj
 
 
-def load_implementation(path):
-    """Load and validate an implementation; every problem is one ImplementationError."""
+def load_implementation(path, directory=None):
+    """Load and validate an implementation (an object, or a name for ``import_object``, relative to ``directory``);
+    every problem is one ImplementationError naming it."""
     if not isinstance(path, str):
         target, name = path, getattr(path, "__name__", type(path).__name__)
     else:
-        target, name = import_object(path), path
+        target, name = import_object(path, directory), path
     implementation = Implementation(name=name, target=target)
+    for family in FAMILIES:  # an attribute that imports lazily may fail here: name the adapter, not a traceback
+        try:
+            implementation.provides(family)
+        except Exception as exc:
+            raise ImplementationError(f"implementation {name!r}: looking up its family {family!r} raised "
+                                      f"{_describe_exception(exc)}") from exc
     if not implementation.provided:
         raise ImplementationError(
             f"implementation {name!r} provides none of the contract's families "

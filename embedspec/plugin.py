@@ -8,6 +8,7 @@ it does nothing unless the session collects the specification.
 import importlib.util
 import os
 import re
+import traceback
 from pathlib import Path
 
 import pytest
@@ -74,9 +75,9 @@ def pytest_addoption(parser):
         "--impl",
         dest="embedspec_impl",
         default=None,
-        metavar="DOTTED.PATH[:ATTR]",
-        help=f"implementation to specify (default: ${ENV_VAR}, then the "
-        f"pytest_embedspec_implementation hook, then {DEFAULT_IMPLEMENTATION})",
+        metavar="DOTTED.PATH[:ATTR]|FILE.py[:ATTR]",
+        help=f"implementation to specify: a module (found in the working directory too) or a file (default: "
+        f"${ENV_VAR}, then the pytest_embedspec_implementation hook, then {DEFAULT_IMPLEMENTATION})",
     )
     group.addoption(
         "--level",
@@ -88,10 +89,25 @@ def pytest_addoption(parser):
     )
 
 
+def _from_hook(config):
+    """The hook's choice; an exception in a hook (its own import failing) is an ImplementationError naming it."""
+    try:
+        return config.hook.pytest_embedspec_implementation(config=config)
+    except Exception as exc:
+        hooks = {impl.function.__code__ for impl in config.hook.pytest_embedspec_implementation.get_hookimpls()}
+        where, tb = "a plugin", exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code in hooks:
+                where = tb.tb_frame.f_code.co_filename
+            tb = tb.tb_next
+        cause = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        raise ImplementationError(f"the pytest_embedspec_implementation hook in {where} raised {cause}") from exc
+
+
 def _choose_implementation(config):
     chosen = config.getoption("embedspec_impl") or os.environ.get(ENV_VAR)
     if not chosen:
-        chosen = config.hook.pytest_embedspec_implementation(config=config)
+        chosen = _from_hook(config)
     return chosen or DEFAULT_IMPLEMENTATION
 
 
@@ -99,10 +115,32 @@ def get_implementation(config):
     """The implementation for this session, loaded once; any problem is a usage error."""
     if _implementation_key not in config.stash:
         try:
-            config.stash[_implementation_key] = load_implementation(_choose_implementation(config))
+            config.stash[_implementation_key] = load_implementation(_choose_implementation(config),
+                                                                    config.invocation_params.dir)
         except ImplementationError as exc:
             raise pytest.UsageError(f"embedspec: {exc}") from None
     return config.stash[_implementation_key]
+
+
+def _names_the_spec(config):
+    """Whether the run's arguments name the specification (a module or folder of it, or a folder holding it)."""
+    for arg in config.args:
+        target = arg.split("::")[0]
+        if config.getoption("pyargs", False) and (target == "embedspec.spec" or target.startswith("embedspec.spec.")):
+            return True
+        path = (Path(config.invocation_params.dir) / target).resolve()
+        if SPEC_DIRECTORY is not None and (path == SPEC_DIRECTORY or SPEC_DIRECTORY in path.parents
+                                           or path in SPEC_DIRECTORY.parents):
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """Load the implementation before the header is written when the run names the specification, whichever way
+    it is chosen: a bad one is then one usage error before anything runs, and the header names it."""
+    if _names_the_spec(session.config):
+        get_implementation(session.config)
 
 
 def _generation_independent_of_imported_modules():
@@ -183,15 +221,18 @@ def embedspec_implementation(request):
     return get_implementation(request.config)
 
 
+# before Hypothesis' own hook, which walks sys.modules for local constants (and trips over lazy modules there)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     spec_items = [item for item in items if is_spec_module_name(getattr(item.module, "__name__", ""))]
     if not spec_items:
         return  # a user's own suite: its Hypothesis generation is left as it is
     _generation_independent_of_imported_modules()
-    import torch
-
-    torch.set_num_threads(1)  # one thread per worker: xdist provides the parallelism
+    header_shown = _implementation_key in config.stash
     implementation = get_implementation(config)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if not header_shown and reporter is not None:  # chosen after the header was written: say it now
+        reporter.write_line(_header(implementation))
     for item in spec_items:
         # a property names a family by requesting its fixture, or (parametrised over families)
         # by an embedspec_family(name) marker on the case; both are skipped when not provided
@@ -235,8 +276,42 @@ class LevelGate:
             session.exitstatus = pytest.ExitCode.OK
 
 
+def _header(implementation):
+    return f"embedspec: implementation {implementation.name}, conventions {implementation.conventions}"
+
+
 def pytest_report_header(config):
     if _implementation_key in config.stash:
-        implementation = config.stash[_implementation_key]
-        return f"embedspec: implementation {implementation.name}, conventions {implementation.conventions}"
+        return _header(config.stash[_implementation_key])
     return None
+
+
+_saved_threads_key = pytest.StashKey()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """One torch thread while the specification's properties run (xdist provides the parallelism), the caller's
+    count again before any other test and at the end: the user's own tests in the same session keep theirs.
+    Switched at the boundaries only, not around every property."""
+    config = item.config
+    in_spec = is_spec_module_name(getattr(getattr(item, "module", None), "__name__", ""))
+    if in_spec and _saved_threads_key not in config.stash:
+        import torch
+
+        config.stash[_saved_threads_key] = torch.get_num_threads()
+        torch.set_num_threads(1)
+    elif not in_spec and _saved_threads_key in config.stash:
+        _restore_threads(config)
+
+
+def _restore_threads(config):
+    import torch
+
+    torch.set_num_threads(config.stash[_saved_threads_key])
+    del config.stash[_saved_threads_key]
+
+
+def pytest_sessionfinish(session):
+    if _saved_threads_key in session.config.stash:
+        _restore_threads(session.config)

@@ -1,5 +1,7 @@
 """The plugin as users meet it: choosing the implementation, conventions, skips, clause ids."""
 
+import os
+import subprocess
 import textwrap
 
 import pytest
@@ -26,9 +28,13 @@ def run(pytester):
     return run
 
 
+HEADER = "embedspec: implementation {name}, conventions {{'token_embedding.scale': 'one'*"
+
+
 def test_impl_option_selects_implementation(run):
     result = run("--impl=my_impl", "-v")
     result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines([HEADER.format(name="my_impl")])
     result.stdout.fnmatch_lines(["*test_lookup_is_indexing?TOK-LOOKUP-01? PASSED*"])
 
 
@@ -36,6 +42,7 @@ def test_environment_variable_selects_implementation(run):
     result = run(module="token_embedding = None\nsinusoidal_encoding = lambda n, d, base=1e4: 1 / 0\n",
                  env={"EMBEDSPEC_IMPL": "my_impl"})
     result.assert_outcomes(skipped=12)  # this module provides no token family
+    result.stdout.fnmatch_lines([HEADER.format(name="my_impl")])
 
 
 def test_option_beats_environment(run, pytester):
@@ -52,6 +59,7 @@ def test_hook_in_conftest(run, pytester):
     """)
     result = run("-v")
     result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines([HEADER.format(name="my_impl")])  # issue 14: the hook's choice was not named
 
 
 def test_missing_family_is_skipped_not_provided(run):
@@ -124,3 +132,132 @@ def test_console_script_fails_on_failure(pytester):
     pytester.makepyfile(my_impl="import torch\ndef token_embedding(n, d, padding_idx=None):\n    return torch.nn.Embedding(n, d)\n")
     result = pytester.run("embedspec", "--impl=my_impl", "-q", "-k", "TOK")
     assert result.ret == 1
+
+
+# --- issue 14: every way of choosing an implementation -----------------------------------------------------
+
+
+def _console_script(pytester, *args):
+    """`embedspec ARGS` in pytester's folder as a user's shell runs it: without pytester's PYTHONPATH (which puts
+    the working directory on sys.path, as a console script does not)."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return subprocess.run(["embedspec", *args], cwd=pytester.path, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_console_script_finds_a_module_in_the_working_directory(pytester):
+    """`embedspec --impl my_adapter` (the README's worked example) failed with ModuleNotFoundError: the console
+    script does not put the working directory on sys.path, as `python -m pytest` does."""
+    pytester.makepyfile(my_adapter=GOOD)
+    result = _console_script(pytester, "--impl=my_adapter", "-q", "-k", "LOOKUP")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "embedspec verdict: my_adapter" in result.stdout
+
+
+@pytest.mark.parametrize("impl", ["./my_adapter.py", "adapters/my_adapter.py:layers"])
+def test_a_file_path_is_an_implementation(pytester, impl):
+    """`--impl ./my_adapter.py` failed with "the 'package' argument is required"; a file path (with an optional
+    :attribute) is imported as the module it is, its folder first on sys.path for the imports beside it."""
+    folder = pytester.path / "adapters" if "adapters/" in impl else pytester.path
+    folder.mkdir(exist_ok=True)
+    (folder / "helper_beside.py").write_text("import embedspec.reference as r\n")
+    (folder / "my_adapter.py").write_text(
+        "import types\nfrom helper_beside import r\ntoken_embedding = r.token_embedding\n"
+        "layers = types.SimpleNamespace(token_embedding=r.token_embedding)\n")
+    result = _console_script(pytester, f"--impl={impl}", "-k", "TOK-LOOKUP")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"embedspec: implementation {impl}, conventions " in result.stdout and " 1 passed" in result.stdout
+
+
+def test_a_missing_file_is_one_usage_error(run):
+    result = run("--impl=./nowhere.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*embedspec: the implementation file './nowhere.py' does not exist*"])
+
+
+HOOK_IMPORTING = """
+    def pytest_embedspec_implementation(config):
+        import my_missing_adapter
+        return my_missing_adapter
+"""
+
+
+def test_a_hook_whose_import_fails_is_one_usage_error(run, pytester):
+    """The hook's ImportError was a 72-line INTERNALERROR (exit 3) and a JSON report saying "complete"."""
+    pytester.makeconftest(HOOK_IMPORTING)
+    result = run("--embedspec-report=report.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    result.stderr.fnmatch_lines(["*embedspec: the pytest_embedspec_implementation hook in *conftest.py raised "
+                                 "ModuleNotFoundError: No module named 'my_missing_adapter'*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    report = pytester.path / "report.json"
+    assert not report.exists() or '"status": "complete"' not in report.read_text()
+
+
+def test_the_default_implementation_prints_the_header(run):
+    """With the hook or the default implementation, the header naming the implementation and its conventions was
+    not printed (the option, the environment variable and the hook: the tests above)."""
+    result = run("-k", "LOOKUP")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines([HEADER.format(name="embedspec.reference")])
+
+
+LAZY_LIBRARY = """
+import sys
+import types
+
+
+class LazyModule(types.ModuleType):
+    # as speechbrain's: the real module is imported on first attribute access (here that import fails, an optional
+    # dependency missing), except for inspect's own probing, which gets an AttributeError
+    def __getattr__(self, name):
+        if sys._getframe(1).f_code.co_filename.endswith("inspect.py"):
+            raise AttributeError(name)
+        raise ImportError(f"lazy import of {self.__name__} failed (asked for {name})")
+
+
+sys.modules["lazy_library.integrations"] = LazyModule("lazy_library.integrations")
+"""
+
+
+def test_lazy_modules_in_sys_modules_do_not_stop_the_run(run, pytester):
+    """An adapter whose library leaves lazy modules in sys.modules (speechbrain) ended the run in an INTERNALERROR
+    before any test: Hypothesis walked sys.modules for local constants before the plugin switched that off."""
+    pytester.makepyfile(lazy_library=LAZY_LIBRARY)
+    # Hypothesis' own pytest_collection_modifyitems walks sys.modules; whether it runs before embedspec's depends on
+    # the order the plugins were installed in. A conftest's hook runs before the installed plugins' ones: this one
+    # does the same walk, as Hypothesis' hook does where it comes first.
+    pytester.makeconftest("""
+        def pytest_collection_modifyitems(items):
+            from hypothesis.internal.conjecture.providers import _get_local_constants
+
+            _get_local_constants()
+    """)
+    result = run("--impl=my_impl", "-k", "LOOKUP", module="import lazy_library\n" + GOOD)
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1)
+
+
+def test_a_family_lookup_that_raises_names_the_adapter(run):
+    """An implementation object whose attributes import lazily, and fail: one usage error naming the adapter."""
+    module = "def __getattr__(name):\n    raise ImportError(f'optional dependency of {name} is missing')\n"
+    result = run("--impl=my_impl", module=module)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*embedspec: implementation 'my_impl': looking up its family 'token_embedding' "
+                                 "raised ImportError: optional dependency of token_embedding is missing*"])
+
+
+def test_torch_settings_change_only_inside_the_specification(pytester):
+    """Running the specification in the same session as a user's own tests set torch.get_num_threads() to 1 for
+    those tests too."""
+    pytester.makeconftest("import torch\ntorch.set_num_threads(3)\n")
+    pytester.makepyfile(test_mine="""
+        import torch
+
+        def test_threads_are_mine():
+            assert torch.get_num_threads() == 3
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "test_mine.py",
+                                           "--pyargs", "embedspec.spec.test_token_embedding", "-k", "mine or LOOKUP",
+                                           "--hypothesis-seed=0")
+    result.assert_outcomes(passed=2)
