@@ -111,7 +111,7 @@ def bad_positions():
 @example(max_len=4, dim=2, bad=0)
 @example(max_len=4, dim=2, bad=-1)
 def test_bad_position_raises(learned_positional, max_len, dim, bad):
-    """LPOS-POSERR-01 (should): an explicit position outside [0, max_len) raises a documented error naming it."""
+    """LPOS-POSERR-01 (should): an explicit position outside [0, max_len) raises a documented error naming it (that it is refused at all, never clamped or wrapped, is LPOS-REFUSE-01's)."""
     bad = bad + max_len if bad >= 0 else bad
     module = _module(learned_positional, max_len, dim)
     positions = torch.tensor([0, bad])

@@ -142,7 +142,7 @@ def test_negative_id_raises(token_embedding, vocab, dim, bad, alone):
 @given(vocab=st.integers(2, 12), dim=st.integers(2, 4), dtype=st.sampled_from([torch.float32, torch.float64,
                                                                             torch.float16]))
 def test_float_ids_raise(token_embedding, vocab, dim, dtype):
-    """TOK-ERR-03 (should): floating-point ids raise a documented error naming the floating dtype, instead of being truncated to integers."""
+    """TOK-ERR-03 (should): floating-point ids raise a documented error naming the floating dtype (that they are refused, never truncated to integers, is TOK-REFUSE-01's)."""
     module = build(token_embedding, vocab, dim)
     assert_raises_naming(lambda: module(torch.zeros(3, dtype=dtype)), ("float", "half", "double"),
                          what=f"ids of dtype {dtype}")
@@ -151,7 +151,7 @@ def test_float_ids_raise(token_embedding, vocab, dim, dtype):
 @given(vocab=st.integers(2, 12), dim=st.integers(2, 4), ids=st.lists(st.integers(0, 1), min_size=1, max_size=4))
 @example(vocab=5, dim=2, ids=[1, 0])
 def test_ids_not_a_tensor(token_embedding, vocab, dim, ids):
-    """TOK-ERR-04 (should): ids given as a Python list, not a tensor, either raise a documented error naming their type or are looked up as the tensor torch.tensor(ids) would be, never failing with an unrelated AttributeError."""
+    """TOK-ERR-04 (should): ids given as a Python list, not a tensor, either raise a documented error naming their type or are looked up as the tensor torch.tensor(ids) would be, never failing with an unrelated AttributeError. Should: an AttributeError still refuses the list (TOK-REFUSE-01), it only explains nothing."""
     module = build(token_embedding, vocab, dim)
     what = f"ids {ids!r} given as a list"
     exc, out = call_documented(lambda: module(list(ids)), what=what)
