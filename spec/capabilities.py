@@ -2,6 +2,7 @@
 where the implementation has it, and is otherwise skipped as "not provided: <feature>", never failed."""
 
 import pytest
+from hypothesis import reject
 
 
 def needs(*features):
@@ -17,3 +18,10 @@ def supported(supports, options, feature_of):
         missing = sorted({feature_of(option) for option in options})
         pytest.skip(f"not provided: {', '.join(missing)}")
     return kept
+
+
+def reject_unsupported(supports, option, options, feature_of):
+    """Discard a drawn ``option`` (one of ``options``) whose feature the implementation lacks, so that Hypothesis
+    draws another; skips the property as not provided when no option is left."""
+    if option not in supported(supports, options, feature_of):
+        reject()

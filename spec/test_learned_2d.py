@@ -12,14 +12,14 @@ is drawn only where the implementation provides it (learned_2d.full, learned_2d.
 """
 
 import torch
-from hypothesis import example, given, reject
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from . import oracles_extra
 from . import strategies as sts
 from . import tolerances
 from .calls import assert_close, assert_raises_naming, assert_refused, build
-from .capabilities import needs, supported
+from .capabilities import needs, reject_unsupported
 
 F32, F64 = torch.float32, torch.float64
 FULL, FACTORIZED = "learned_2d.full", "learned_2d.factorized"
@@ -38,10 +38,7 @@ def _form_feature(factorized):
 
 
 def _provided(supports, factorized):
-    """Discard an example of a form the implementation declares unsupported (the property is skipped as not
-    provided when it has neither)."""
-    if factorized not in supported(supports, (False, True), _form_feature):
-        reject()
+    reject_unsupported(supports, factorized, (False, True), _form_feature)
 
 
 def _randomise(module, seed):

@@ -9,14 +9,14 @@ where the implementation provides it (transformer_embedding.sinusoidal).
 import math
 
 import torch
-from hypothesis import example, given, reject
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from . import oracles
 from . import strategies as sts
 from . import tolerances
 from .calls import assert_equal, assert_raises_naming, assert_refused, build
-from .capabilities import needs
+from .capabilities import needs, reject_unsupported
 from .diagnose import assert_close_by_convention
 
 F32, F64 = torch.float32, torch.float64
@@ -28,10 +28,8 @@ positional_kinds = st.sampled_from(["learned", "sinusoidal"])
 
 
 def _provided(supports, positional):
-    """Discard an example of a positional kind the implementation declares unsupported (learned is always
-    provided, so the property still runs on its draws)."""
-    if positional == "sinusoidal" and not supports(SINUSOIDAL):
-        reject()
+    reject_unsupported(supports, positional, ("learned", "sinusoidal"),
+                       lambda kind: SINUSOIDAL if kind == "sinusoidal" else None)
 
 
 def _model(transformer_embedding, vocab, dim, max_len, **kwargs):
