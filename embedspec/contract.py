@@ -59,6 +59,30 @@ FEATURES = {
 }
 
 
+# The arguments the specification calls each factory with: its positional sizes (by their contract names) and its
+# keywords, each with the optional feature that makes it optional (None: every implementation of the family takes
+# it). ``device=``, ``dtype=``, ``rotary_dim=`` and ``scaling=`` are passed only where a factory accepts them.
+SIGNATURES = {
+    "token_embedding": (("num_embeddings", "embedding_dim"), {"padding_idx": "token_embedding.padding_idx"}),
+    "sinusoidal_encoding": (("num_positions", "dim"), {"base": "sinusoidal.base"}),
+    "sinusoidal_module": (("dim", "max_len"), {"base": "sinusoidal.base"}),
+    "learned_positional": (("max_len", "dim"), {}),
+    "transformer_embedding": (("vocab_size", "dim", "max_len"),
+                              {"positional": None, "padding_idx": "token_embedding.padding_idx", "dropout": None}),
+    "rope": (("head_dim",), {"base": "rope.base", "max_seq_len": None}),
+    "alibi_slopes": (("num_heads",), {}),
+    "alibi_bias": (("num_heads", "q_len", "k_len"), {}),
+    "relative_position_bucket": (("relative_position",), {"bidirectional": None, "num_buckets": None,
+                                                          "max_distance": None}),
+    "sincos_2d": (("height", "width", "dim"), {"base": "sincos_2d.base"}),
+    "interpolate_positions": (("table", "new_len"), {}),
+    "relative_shift": (("scores",), {}),
+    "hybrid_positional": (("max_len", "dim"), {"base": None}),
+    "learned_2d": (("height", "width", "dim"), {"factorized": None}),
+    "tied_embedding": (("num_embeddings", "embedding_dim"), {}),
+}
+
+
 class ConventionError(ValueError):
     """An implementation declared a convention key or value the contract does not know."""
 

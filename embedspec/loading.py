@@ -9,7 +9,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .contract import FAMILIES, ConventionError, FeatureError, resolve_conventions, resolve_unsupported
+from .contract import (FAMILIES, SIGNATURES, ConventionError, FeatureError, resolve_conventions,
+                       resolve_unsupported)
 
 DEFAULT_IMPLEMENTATION = "embedspec.reference"
 
@@ -48,6 +49,25 @@ class Implementation:
     @property
     def provided(self):
         return [f for f in FAMILIES if self.provides(f)]
+
+    def signature_problem(self, family):
+        """Why the family's factory cannot be called with the contract's arguments (``contract.SIGNATURES``, the
+        keywords of features declared unsupported left out), or None. Checked once, at the start of the run."""
+        raw = getattr(self.target, family)
+        try:
+            signature = inspect.signature(raw)
+        except (TypeError, ValueError):  # some builtins have none: nothing to check
+            return None
+        positional, keywords = SIGNATURES[family]
+        keywords = [name for name, feature in keywords.items() if feature is None or self.supports(feature)]
+        try:
+            signature.bind(*positional, **dict.fromkeys(keywords))
+        except TypeError as exc:
+            contract = ", ".join(positional) + "".join(f", {name}=..." if n else f", *, {name}=..."
+                                                       for n, name in enumerate(keywords))
+            return (f"the factory {self.name}.{family}{signature} cannot be called with the contract's arguments "
+                    f"({contract}): {exc}")
+        return None
 
     def factory(self, family):
         """The family's factory, annotating any exception with the exact call that raised it.

@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, Phase, settings
 from . import hookspecs
 from .clauses import LEVELS, clause_of, level_of
 from .contract import FAMILIES
-from .loading import DEFAULT_IMPLEMENTATION, ImplementationError, load_implementation
+from .loading import DEFAULT_IMPLEMENTATION, FactorySignatureError, ImplementationError, load_implementation
 from .reproduce import derandomized
 
 ENV_VAR = "EMBEDSPEC_IMPL"
 NOT_PROVIDED = "not provided"
+SIGNATURE_CHECK = "factory_signature"  # the name of the item that checks a factory's signature
 
 _implementation_key = pytest.StashKey()
 
@@ -166,6 +167,7 @@ def _generation_independent_of_imported_modules():
 def pytest_configure(config):
     config.addinivalue_line("markers", "embedspec_family(name): the property belongs to a family (set automatically)")
     config.pluginmanager.register(LevelGate(config), "embedspec-level-gate")
+    config.pluginmanager.register(SignatureChecks(config), "embedspec-signature-checks")
     config.addinivalue_line("markers", "embedspec_needs(*features): the property needs optional features of the "
                             "contract; skipped as not provided where the implementation declares one unsupported")
     # An implementation named explicitly is loaded at once, so that a bad one is a usage error
@@ -250,6 +252,57 @@ def pytest_collection_modifyitems(config, items):
         if clause_of(function):
             item.user_properties.append(("clause", clause_of(function)))
             item.user_properties.append(("level", level_of(function)))
+
+
+def _families_of(item):
+    return [mark.args[0] for mark in item.iter_markers("embedspec_family") if mark.args]
+
+
+def _signature_check(family, problem):
+    def check():
+        raise FactorySignatureError(problem)
+
+    check.__name__ = check.__qualname__ = SIGNATURE_CHECK
+    check.__doc__ = (f"the {family} factory can be called with the contract's arguments; the family's properties "
+                     f"are not run until it can")
+    check.embedspec_signature_check = True
+    return check
+
+
+class SignatureChecks:
+    """One check of each factory's signature, at the start of the run: a factory that cannot be called with the
+    contract's arguments is one ERROR, of an item of its own placed before the family's first property, and the
+    family's properties are skipped, blocked by it (each would otherwise be an ERROR of its own)."""
+
+    def __init__(self, config):
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after -k and -m: a check stands for the properties that are to run
+    def pytest_collection_modifyitems(self, items):
+        if not any(is_spec_module_name(getattr(getattr(i, "module", None), "__name__", "")) for i in items):
+            return
+        implementation = get_implementation(self.config)
+        first = {}  # family -> the index of its first property
+        for index, item in enumerate(items):
+            for family in _families_of(item):
+                first.setdefault(family, index)
+        checks = []
+        for family, index in first.items():
+            problem = implementation.signature_problem(family) if implementation.provides(family) else None
+            if problem is None:
+                continue
+            module = items[index].getparent(pytest.Module)
+            check = pytest.Function.from_parent(module, name=f"{SIGNATURE_CHECK}[{family}]",
+                                                callobj=_signature_check(family, problem))
+            check.add_marker(pytest.mark.embedspec_family(family))
+            checks.append((index, check))
+            blocked = pytest.mark.skip(reason=f"blocked by the {family} factory's signature (the ERROR of "
+                                              f"{check.name})")
+            for item in items:
+                if family in _families_of(item):
+                    item.add_marker(blocked)
+        for index, check in sorted(checks, key=lambda pair: pair[0], reverse=True):
+            items.insert(index, check)
 
 
 def level_of_report(report):

@@ -37,7 +37,8 @@ def _report(pytester, name="report.json"):
 
 
 def _properties(report):
-    return {p["id"]: p for family in report["families"].values() for p in family["properties"]}
+    """Each property by its clause id; a check without a clause (a factory's signature) by its test name."""
+    return {p["id"] or p["test"]: p for family in report["families"].values() for p in family["properties"]}
 
 
 def _section(out, test):
@@ -64,12 +65,14 @@ def test_one_defect_per_family(run, pytester, monkeypatch):
     properties = _properties(_report(pytester))
     outcomes = {k: p["outcome"] for k, p in properties.items()}
 
-    # the wrong signature: ERRORs naming the factory and the call, for that family only
+    # the wrong signature: one ERROR naming the factory and the contract's arguments; that family's properties skipped
     sinmod = {k: v for k, v in outcomes.items() if k.startswith("SINMOD-")}
-    assert {"SINMOD-ADD-01", "SINMOD-BUF-01", "SINMOD-ODD-01"} <= set(sinmod) and set(sinmod.values()) == {"error"}
-    result.stdout.fnmatch_lines(["*ERROR at setup of test_*[[]SINMOD-ADD-01[]]*",
+    assert {"SINMOD-ADD-01", "SINMOD-BUF-01", "SINMOD-ODD-01"} <= set(sinmod) and set(sinmod.values()) == {"skipped"}
+    assert outcomes["factory_signature[sinusoidal_module]"] == "error"
+    result.stdout.fnmatch_lines(["*ERROR at setup of factory_signature[[]sinusoidal_module[]]*",
                                  "*FactorySignatureError: the factory bad_families.sinusoidal_module(dim) cannot be "
-                                 "called as bad_families.sinusoidal_module(*, *): too many positional arguments"])
+                                 "called with the contract's arguments (dim, max_len, *, base=...): too many "
+                                 "positional arguments"])
     # the raising factory: failures naming the call; the clauses that rely on SIN-VAL-01 are blocked by it
     assert outcomes["SIN-VAL-01"] == "failed" and outcomes["SIN-ODD-01"] == "failed"
     assert "raised by the factory call bad_families.sinusoidal_encoding(" in _section(
@@ -224,3 +227,28 @@ def test_a_family_that_timed_out_costs_one_limit(run, pytester):
     assert seconds < 3 * 2, f"{seconds:.1f} s for {len(properties)} properties"
     result.stdout.fnmatch_lines(["*FamilyTimedOut: not run: an example of test_*[[]SIN-*[]] (family "
                                  "sinusoidal_encoding) ran past the time limit of 2 s (--embedspec-timeout)*"])
+
+
+def test_a_wrong_signature_is_one_error_per_factory(run, pytester):
+    """Issue 14, item 4: three factories with wrong signatures gave 41 ERRORs, each "at setup of" a property. Each
+    factory's signature is checked once at the start of the run: one ERROR per factory, naming the factory, its
+    signature and the contract's arguments; its family's properties are skipped, blocked by it."""
+    result = run("bad_signatures", "--embedspec-report=report.json", "-rs",
+                 modules=(TOKEN, SINUSOIDAL, "embedspec.spec.test_rope"))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    report = _report(pytester)
+    errors = [p for family in report["families"].values() for p in family["properties"] if p["outcome"] == "error"]
+    assert sorted(p["test"] for p in errors) == ["factory_signature[rope]", "factory_signature[sinusoidal_encoding]",
+                                                 "factory_signature[token_embedding]"]
+    result.stdout.fnmatch_lines([
+        "*FactorySignatureError: the factory bad_signatures.token_embedding(num_embeddings, embedding_dim) cannot be "
+        "called with the contract's arguments (num_embeddings, embedding_dim, *, padding_idx=...): got an "
+        "unexpected keyword argument 'padding_idx'"])
+    result.stdout.fnmatch_lines(["*bad_signatures.rope(head_dim, *, base=10000.0) cannot be called with the "
+                                 "contract's arguments (head_dim, *, base=..., max_seq_len=...)*"])
+    for family in ("token_embedding", "sinusoidal_encoding", "rope"):
+        summary = report["families"][family]["summary"]
+        assert summary["error"] == 1 and summary["passed"] == summary["failed"] == 0, (family, summary)
+        reasons = {p.get("reason") for p in report["families"][family]["properties"] if p["outcome"] == "skipped"}
+        assert reasons == {f"blocked by the {family} factory's signature (the ERROR of factory_signature[{family}])"}
+    result.stdout.fnmatch_lines(["*3 error*"])
