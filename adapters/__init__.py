@@ -85,6 +85,24 @@ IMPLEMENTATIONS = (
     *_many("timm", "timm", "timm", [
         ("", "build_sincos2d_pos_embed, RotaryEmbedding + apply_rot_embed, resample_abs_pos_embed"),
     ]),
+    *_many("diffusers", "diffusers", "diffusers", [
+        ("sincos", "get_1d_sincos_pos_embed_from_grid, get_2d_sincos_pos_embed (PatchEmbed's normalised grid)"),
+        ("sinusoidal", "SinusoidalPositionalEmbedding"),
+        ("timesteps", "get_timestep_embedding(flip_sin_to_cos=True, downscale_freq_shift=0), as Timesteps in SD"),
+        ("timesteps_ddpm", "get_timestep_embedding with its defaults (flip_sin_to_cos=False, downscale_freq_shift=1)"),
+        ("flux", "FluxPosEmbed + apply_rotary_emb (real form, interleaved)"),
+        ("ace_step", "get_1d_rotary_pos_embed(repeat_interleave_real=False) + apply_rotary_emb(use_real_unbind_dim=-2)"),
+        ("lumina2", "Lumina2RotaryPosEmbed + apply_rotary_emb(use_real=False) (complex form)"),
+    ]),
+    *_many("torchtitan", "torchtitan", "torchtitan", [
+        ("llama3", "ComplexRoPE"),
+        ("qwen3", "CosSinRoPE, Embedding, Decoder's tied tok_embeddings and lm_head"),
+    ]),
+    *_many("megatron_core", "megatron.core", "megatron-core", [
+        ("gpt", "RotaryEmbedding + apply_rotary_pos_emb, RelativePositionEmbedding buckets, LanguageModelEmbedding, "
+                "GPTModel(share_embeddings_and_output_weights=True)"),
+        ("interleaved", "RotaryEmbedding(rotary_interleaved=True) + apply_rotary_pos_emb"),
+    ]),
 )
 
 

@@ -25,13 +25,17 @@ FAMILIES = (
 # key -> legal values, the default first.
 CONVENTIONS = {
     "token_embedding.scale": ("one", "sqrt_dim"),
-    "sinusoidal.layout": ("interleaved", "split"),
+    # split_cos_first: the cosines in the first half, the sines in the second (diffusers' flip_sin_to_cos=True)
+    "sinusoidal.layout": ("interleaved", "split", "split_cos_first"),
     "sinusoidal.frequencies": ("paper", "endpoint"),
     "sinusoidal.beyond_max_len": ("raise", "extend"),
     "learned_positional.scale": ("one", "inv_sqrt_dim"),
     "rope.pairing": ("half", "interleaved"),
     "alibi.mode": ("symmetric", "causal"),
     "sincos_2d.order": ("hw", "wh"),
+    # where the cells sit: index (row i, column j) or normalised (row i, column j * height / width: both axes span
+    # the extent of the rows, as diffusers' get_2d_sincos_pos_embed with base_size = height)
+    "sincos_2d.grid": ("index", "normalised"),
     "hybrid.switch": ("sequence", "position"),
     # where a RoPE scaling type's attention factor goes (YaRN's 0.1 ln(factor) + 1, LongRoPE's): multiplied into
     # the rotated tensor (transformers scales cos and sin) or left to the attention's softmax scale

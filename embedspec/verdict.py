@@ -250,7 +250,7 @@ def _tables(family, factory, conventions):
             return module(torch.zeros(1, 64, 32))[0], module.weight.detach().to(F64)
         if family == "sincos_2d":
             return factory(16, 16, 32), oracles_relative.sincos_2d(16, 16, 32, 10000.0, conventions["sincos_2d.order"],
-                                                                    layout, schedule)
+                                                                    layout, schedule, conventions["sincos_2d.grid"])
         if family == "alibi_bias":
             heads, length = 8, 24
             bias = factory(heads, length, length).detach().to(F64)

@@ -931,7 +931,8 @@ class Sincos2D(Family):
     def expected(self, obj, args, config, conventions):
         height, width, dim = obj.args
         return _oracles_relative().sincos_2d(height, width, dim, 10000.0, conventions["sincos_2d.order"],
-                                             conventions["sinusoidal.layout"], conventions["sinusoidal.frequencies"])
+                                             conventions["sinusoidal.layout"], conventions["sinusoidal.frequencies"],
+                                             conventions["sincos_2d.grid"])
 
     def atol(self, expected, args, dtype, config, conventions):
         return tolerances.angle_atol(dtype, max(config["height"], config["width"]) - 1)

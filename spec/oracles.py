@@ -94,6 +94,8 @@ def pair_columns(dim, layout):
         return torch.arange(0, dim, 2), torch.arange(1, dim, 2)
     if layout == "split":
         return torch.arange(half), torch.arange(half, dim)
+    if layout == "split_cos_first":
+        return torch.arange(half, dim), torch.arange(half)
     raise ValueError(f"unknown layout {layout!r}")
 
 

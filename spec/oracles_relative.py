@@ -155,10 +155,17 @@ def t5_bucket_bounds(relative_position, bidirectional=True, num_buckets=32, max_
 # 2-D sincos (MAE, ViT): half the features encode the row, half the column.
 
 
-def sincos_2d(height, width, dim, base=10000.0, order="hw", layout="interleaved", schedule="paper"):
-    """(height * width, dim) float64, cell (i, j) at row i * width + j."""
+def sincos_2d(height, width, dim, base=10000.0, order="hw", layout="interleaved", schedule="paper", grid="index"):
+    """(height * width, dim) float64, cell (i, j) at row i * width + j.
+
+    grid: index puts cell (i, j) at positions (i, j); normalised at (i, j * height / width), both axes spanning
+    the extent of the rows (diffusers' get_2d_sincos_pos_embed with base_size = height).
+    """
+    columns = torch.arange(width, dtype=F64)
+    if grid == "normalised":
+        columns = columns * height / width  # j * height exact, then one rounding
     rows = sinusoidal_table(torch.arange(height), dim // 2, base, layout, schedule)  # (H, dim/2)
-    cols = sinusoidal_table(torch.arange(width), dim // 2, base, layout, schedule)  # (W, dim/2)
+    cols = sinusoidal_table(columns, dim // 2, base, layout, schedule)  # (W, dim/2)
     row_half = rows[:, None, :].expand(height, width, dim // 2)
     col_half = cols[None, :, :].expand(height, width, dim // 2)
     halves = (row_half, col_half) if order == "hw" else (col_half, row_half)

@@ -23,7 +23,7 @@ def encode_1d(positions, dim, base=10000.0, *, layout="interleaved", schedule="p
 
 
 def sincos(*, order="hw", grid="row_major", check="multiple_of_4", halves="row_and_column", frequencies_over="half",
-           **knobs):
+           column_step="index", **knobs):
     def sincos_2d(height, width, dim, *, base=10000.0):
         if check == "multiple_of_4" and dim % 4:
             raise ValueError(f"dim must be a multiple of 4, got {dim}")
@@ -36,6 +36,8 @@ def sincos(*, order="hw", grid="row_major", check="multiple_of_4", halves="row_a
             rows, cols = cells % height, cells // height
         if halves == "row_twice":
             cols = rows
+        if column_step == "normalised":  # the columns span the rows' extent (diffusers' base_size = height)
+            cols = cols.double() * height / width
         over = dict(width=dim) if frequencies_over == "dim" else {}
         row_half = encode_1d(rows, dim // 2, base, **knobs, **over)
         col_half = encode_1d(cols, dim - dim // 2, base, **knobs, **over)
@@ -90,3 +92,11 @@ def mae_layout():
 def split_endpoint():
     """Correct: split layout and tensor2tensor's endpoint frequencies in each half."""
     return sincos(layout="split", schedule="endpoint")
+
+
+@variant(spec=SPEC,
+         conventions={"sincos_2d.order": "wh", "sinusoidal.layout": "split", "sincos_2d.grid": "normalised"})
+def normalised_grid():
+    """Correct: diffusers' get_2d_sincos_pos_embed with base_size = height: columns at j * height / width, the column
+    in the first half, sines before cosines."""
+    return sincos(order="wh", layout="split", column_step="normalised")

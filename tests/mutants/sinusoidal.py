@@ -313,6 +313,13 @@ def split_layout():
     return dict(sinusoidal_encoding=encoding(layout="split"), sinusoidal_module=module(layout="split"))
 
 
+@variant(spec=SPEC, conventions={"sinusoidal.layout": "split_cos_first"})
+def cosines_first():
+    """Correct: cosines in the first half, sines in the second (diffusers' timestep embedding, flip_sin_to_cos=True)."""
+    knobs = dict(layout="split", swap=True)
+    return dict(sinusoidal_encoding=encoding(**knobs), sinusoidal_module=module(**knobs))
+
+
 @variant(spec=SPEC, conventions={"sinusoidal.frequencies": "endpoint", "sinusoidal.layout": "split"})
 def endpoint_frequencies():
     """Correct: tensor2tensor's schedule, whose last frequency is exactly 1/base."""
