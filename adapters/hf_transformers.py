@@ -304,15 +304,25 @@ class LlamaRope(nn.Module):
         return query
 
 
-def llama_rope(head_dim, *, base=PAPER_BASE, max_seq_len=4096):
+def llama_rope(head_dim, *, base=PAPER_BASE, max_seq_len=4096, scaling=None):
+    """``scaling`` is the checkpoint's rope_scaling dict, passed to LlamaConfig as its rope_parameters (the
+    scaled types of modeling_rope_utils.py: linear, dynamic, yarn, llama3, longrope). The contract's
+    original length of a dynamic NTK is transformers' max_position_embeddings (_compute_dynamic_ntk_parameters
+    reads it there); every other type reads original_max_position_embeddings from the dict, defaulting to
+    max_position_embeddings = max_seq_len, as the contract does."""
+    parameters = {"rope_type": "default"} if scaling is None else dict(scaling)
+    max_position_embeddings = max_seq_len
+    if parameters.get("rope_type") == "dynamic" and "original_max_position_embeddings" in parameters:
+        max_position_embeddings = parameters.pop("original_max_position_embeddings")
     config = LlamaConfig(vocab_size=2, hidden_size=head_dim, intermediate_size=1, num_hidden_layers=0,
                          num_attention_heads=1, num_key_value_heads=1, head_dim=head_dim,
-                         max_position_embeddings=max_seq_len,
-                         rope_parameters={"rope_type": "default", "rope_theta": float(base)})
+                         max_position_embeddings=max_position_embeddings,
+                         rope_parameters={**parameters, "rope_theta": float(base)})
     return LlamaRope(config)
 
 
-llama = Implementation("llama", {"rope.pairing": "half"}, rope=llama_rope)
+# LlamaRotaryEmbedding.forward multiplies cos and sin by attention_scaling (YaRN's and LongRoPE's factor)
+llama = Implementation("llama", {"rope.pairing": "half", "rope.attention_factor": "output"}, rope=llama_rope)
 
 
 class GPTJRope(nn.Module):

@@ -28,6 +28,9 @@ except ImportError as exc:  # pragma: no cover - exercised where rotary-embeddin
     ) from exc
 
 conventions = {"rope.pairing": "interleaved"}
+# interpolate_factor divides the positions (position interpolation): rope_scaling linear. theta_rescale_factor is
+# a fixed NTK-aware base change, which no rope_scaling type is.
+unsupported = {"rope.scaling.dynamic", "rope.scaling.yarn", "rope.scaling.llama3", "rope.scaling.longrope"}
 
 
 def _contiguous_offset(positions):
@@ -54,7 +57,19 @@ class Rope(nn.Module):
         return apply_rotary_emb(freqs, x, seq_dim=-3, freqs_seq_dim=-3)
 
 
-def rope(head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None):
+def _interpolation(scaling):
+    """RotaryEmbedding's keywords for a rope_scaling dict: linear's factor is interpolate_factor (left to the
+    library's default 1 where the dict has none)."""
+    if scaling is None:
+        return {}
+    if scaling.get("rope_type") != "linear":
+        raise ValueError(f"rope_scaling['rope_type'] {scaling.get('rope_type')!r}: rotary-embedding-torch scales "
+                         f"only by interpolation ('linear')")
+    return {"interpolate_factor": scaling["factor"]} if "factor" in scaling else {}
+
+
+def rope(head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None, scaling=None):
     # the module has no maximum position (it caches the first cache_max_seq_len = 8192 positions)
-    rotary = RotaryEmbedding(head_dim if rotary_dim is None else rotary_dim, theta=base, seq_before_head_dim=True)
+    rotary = RotaryEmbedding(head_dim if rotary_dim is None else rotary_dim, theta=base, seq_before_head_dim=True,
+                             **_interpolation(scaling))
     return Rope(rotary)

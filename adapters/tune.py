@@ -11,6 +11,13 @@ reshapes x to ``(..., dim/2, 2)``, pairing features 2i and 2i+1
 at construction for ``max_seq_len`` positions; the positions are passed as
 ``input_pos`` (shape (S,) or (B, S)), as torchtune's attention passes them.
 
+RoPE scaling: torchtune has Llama 3.1's (``Llama3ScaledRoPE``, torchtune/models/llama3_1/
+_position_embeddings.py), bound as ``scaling={"rope_type": "llama3", ...}``; its keywords are the
+dict's keys renamed (factor -> scale_factor, original_max_position_embeddings -> old_context_len,
+low_freq_factor and high_freq_factor as they are), and a key the dict leaves out is left to
+torchtune's default (8, 1, 4) except the original length, which the contract sets to max_seq_len.
+The other scaling types are not in torchtune (``unsupported``).
+
 The T5 buckets come from torchtune/models/t5/_encoder.py, which computes them
 only as the bidirectional ``(max_seq_len, max_seq_len)`` table
 ``_calc_birectional_rel_pos_to_bucket`` (query rows, key columns, relative
@@ -26,6 +33,7 @@ from torch import nn
 
 try:
     import torchtune
+    from torchtune.models.llama3_1 import Llama3ScaledRoPE
     from torchtune.models.t5._encoder import _calc_birectional_rel_pos_to_bucket
     from torchtune.modules import RotaryPositionalEmbeddings
 except ImportError as exc:  # pragma: no cover - exercised where torchtune is absent
@@ -35,7 +43,14 @@ except ImportError as exc:  # pragma: no cover - exercised where torchtune is ab
     ) from exc
 
 conventions = {"rope.pairing": "interleaved"}
-unsupported = {"relative_position_bucket.unidirectional"}  # only T5's encoder (bidirectional) buckets
+unsupported = {
+    "relative_position_bucket.unidirectional",  # only T5's encoder (bidirectional) buckets
+    "rope.scaling.linear", "rope.scaling.dynamic", "rope.scaling.yarn", "rope.scaling.longrope",  # only Llama 3.1's
+}
+
+# the rope_scaling keys of Llama 3.1's scaling and Llama3ScaledRoPE's names for them
+LLAMA3_KEYWORDS = {"factor": "scale_factor", "low_freq_factor": "low_freq_factor",
+                   "high_freq_factor": "high_freq_factor"}
 
 # The bucket table is quadratic in the largest distance; past this many positions it is not built.
 MAX_TABLE_POSITIONS = 4096
@@ -51,8 +66,15 @@ class Rope(nn.Module):
         return self.rope(x, input_pos=positions)
 
 
-def rope(head_dim, *, base=10000.0, max_seq_len=4096):
-    return Rope(RotaryPositionalEmbeddings(head_dim, max_seq_len=max_seq_len, base=base))
+def rope(head_dim, *, base=10000.0, max_seq_len=4096, scaling=None):
+    if scaling is None:
+        return Rope(RotaryPositionalEmbeddings(head_dim, max_seq_len=max_seq_len, base=base))
+    if scaling.get("rope_type") != "llama3":
+        raise ValueError(f"rope_scaling['rope_type'] {scaling.get('rope_type')!r}: torchtune scales RoPE only as "
+                         f"Llama 3.1 does ('llama3')")
+    keywords = {name: scaling[key] for key, name in LLAMA3_KEYWORDS.items() if key in scaling}
+    original = scaling.get("original_max_position_embeddings", max_seq_len)
+    return Rope(Llama3ScaledRoPE(head_dim, max_seq_len=max_seq_len, base=base, old_context_len=original, **keywords))
 
 
 def relative_position_bucket(relative_position, *, bidirectional=True, num_buckets=32, max_distance=128):

@@ -44,6 +44,9 @@ conventions = {
     "sinusoidal.frequencies": "paper",
     "sinusoidal.beyond_max_len": "extend",
 }
+# RotaryEmbedding's interpolation_factor divides the angles (position interpolation): rope_scaling linear. Its
+# base_rescale_factor is a fixed NTK-aware base change, which no rope_scaling type is.
+unsupported = {"rope.scaling.dynamic", "rope.scaling.yarn", "rope.scaling.llama3", "rope.scaling.longrope"}
 
 
 class Tokens(nn.Module):
@@ -120,9 +123,20 @@ class Rope(nn.Module):
         return out.transpose(1, 2)
 
 
-def rope(head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None):
+def _interpolation(scaling):
+    """RotaryEmbedding's keywords for a rope_scaling dict: linear's factor is interpolation_factor (left to the
+    library's default 1 where the dict has none)."""
+    if scaling is None:
+        return {}
+    if scaling.get("rope_type") != "linear":
+        raise ValueError(f"rope_scaling['rope_type'] {scaling.get('rope_type')!r}: x-transformers' RotaryEmbedding "
+                         f"scales only by interpolation ('linear')")
+    return {"interpolation_factor": scaling["factor"]} if "factor" in scaling else {}
+
+
+def rope(head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None, scaling=None):
     # x-transformers has no maximum length for rotary positions (max_seq_len is not used)
-    return Rope(RotaryEmbedding(head_dim if rotary_dim is None else rotary_dim, base=base))
+    return Rope(RotaryEmbedding(head_dim if rotary_dim is None else rotary_dim, base=base, **_interpolation(scaling)))
 
 
 def alibi_slopes(num_heads):

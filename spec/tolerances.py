@@ -161,3 +161,38 @@ def compiled_atol(tolerance):
 # in float32 internally (legal: the rotary and sinusoidal clauses owe float32 accuracy)
 # at eps32 * M / (2h) ~ 5e-7 M, inside atol; with h = 1e-6 it would be 0.06 M.
 GRADCHECK = dict(eps=2.0**-4, atol=1e-5, rtol=1e-3)
+
+
+# RoPE scaling (spec/test_rope_scaling.py).
+
+
+def scaled_rotation_atol(dtype, angle, magnitude, *, log_base, attention_factor=1.0, operations=4):
+    """Per-feature bound for a scaled RoPE (linear, dynamic, YaRN, Llama 3.1, LongRoPE) against the float64 one.
+
+    ``rotation_atol`` owes the angle p w in float32 for a frequency w rounded once. A scaled frequency
+    w' = g(base^(-2k/d)) is owed only in float32 too, and takes more steps to form: the exponent 2k/d rounded to
+    float32 (a relative error of u * 2k/d * ln(base) <= u ln(base) in the power, u = eps32 / 2), the power (u),
+    and at most 6 rounded steps of the type's own arithmetic (the division by the factor, YaRN's ramp and mix,
+    Llama 3.1's smoothing, LongRoPE's rescale, the dynamic base's power): w' is within u (ln(base) + 7) relative,
+    ``log_base`` being ln of the base actually raised (the dynamic type's grows with the call). So the angle
+    p w' errs by eps32 (ln(base) + 7) / 2 |θ| on top of rotation_atol's eps32 (|θ| + 2). The attention factor
+    (``rope.attention_factor = output``) scales the result, and so its error, and costs two more roundings (cos
+    and sin times it) in the working dtype. At base 500000 the frequency term is 10 eps32 |θ|; a frequency
+    rounded to bfloat16 errs by 2^-9 |θ|, 6500 times more.
+    """
+    f32 = EPS[torch.float32]
+    work = max(eps(dtype), f32)
+    frequency = (log_base + 7) / 2
+    return SAFETY * (f32 * ((1 + frequency) * angle + 2) + (operations + 2) * work) * magnitude * attention_factor
+
+
+def frequency_ratio_atol(plain_angle, scaled_angle, *, log_base):
+    """How exactly a pair's scaled frequency w' over its plain one w is measured from one rotated unit vector.
+
+    The pair (1, 0) rotated at position p comes back as a (cos p w', sin p w'), a the attention factor; its angle
+    atan2 is p w' up to the rotation's error relative to a, which ``scaled_rotation_atol`` bounds for magnitude 1
+    in float32 (sqrt 2 for the two components); dividing by the plain angle p w gives the ratio's tolerance.
+    The probes sit where p w is about one radian, so the ratio is known to about 1e-5.
+    """
+    angle_error = 2**0.5 * scaled_rotation_atol(torch.float32, scaled_angle, 1.0, log_base=log_base)
+    return angle_error / plain_angle
