@@ -24,6 +24,8 @@ def relative_position_bucket(relative_position, *, bidirectional=True, num_bucke
     # n is now a distance in [0, inf)
     max_exact = num_buckets // 2
     is_small = n < max_exact
+    if max_distance <= max_exact:  # no room for log buckets: every larger distance is at or past max_distance
+        return buckets + torch.where(is_small, n, torch.full_like(n, num_buckets - 1))
     # the log bucket, computed in float32 as T5 does
     log_ratio = torch.log(n.float() / max_exact) / math.log(max_distance / max_exact)
     if_large = max_exact + (log_ratio * (num_buckets - max_exact)).to(relative_position.dtype)

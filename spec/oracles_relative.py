@@ -132,6 +132,8 @@ def t5_bucket_bounds(relative_position, bidirectional=True, num_buckets=32, max_
         bucket = min(e + floor(v), half - 1),  v = log(n / e) / log(max_distance / e) * (half - e)   otherwise.
     T5 computes v in float32; ``window`` widens v by the float32 rounding it may carry,
     so low < high exactly where v is that close to an integer (a boundary).
+    When max_distance <= e there is no room for log buckets: every distance past the
+    exact ones is at or past max_distance and falls in the last bucket, half - 1.
     """
     rp = torch.as_tensor(relative_position).to(torch.int64)
     if bidirectional:
@@ -143,7 +145,10 @@ def t5_bucket_bounds(relative_position, bidirectional=True, num_buckets=32, max_
         offset = torch.zeros_like(rp)
         n = (-rp).clamp(min=0)
     exact = half // 2
-    v = torch.log(n.to(F64).clamp(min=1) / exact) / math.log(max_distance / exact) * (half - exact)
+    if max_distance <= exact:
+        v = torch.full(n.shape, float(half - exact), dtype=F64)
+    else:
+        v = torch.log(n.to(F64).clamp(min=1) / exact) / math.log(max_distance / exact) * (half - exact)
 
     def bucket(value):
         large = (exact + value.clamp(min=0).floor().to(torch.int64)).clamp(max=half - 1)

@@ -77,8 +77,13 @@ def test_one_defect_per_family(run, pytester, monkeypatch):
     assert outcomes["SIN-VAL-01"] == "failed" and outcomes["SIN-ODD-01"] == "failed"
     assert "raised by the factory call bad_families.sinusoidal_encoding(" in _section(
         out, "test_values_match_formula[SIN-VAL-01]")
-    assert {v for k, v in outcomes.items() if k.startswith("SIN-") and k not in ("SIN-VAL-01", "SIN-ODD-01")} \
-        == {"blocked"}
+    # ... except that a factory that always raises refuses every bad input (SIN-REFUSE-01 passes), and the edge
+    # clauses fail on their own, never blocked
+    assert outcomes["SIN-REFUSE-01"] == "passed"
+    edges = ("SIN-EDGE-01", "SIN-EMPTY-01")
+    assert {outcomes[k] for k in edges} == {"failed"}
+    assert {v for k, v in outcomes.items()
+            if k.startswith("SIN-") and k not in ("SIN-VAL-01", "SIN-ODD-01", "SIN-REFUSE-01", *edges)} == {"blocked"}
     # the NaN: the report's order, the first differing index, the command
     section = _section(out, "test_lookup_is_indexing[TOK-LOOKUP-01]")
     order = ["Claim (TOK-LOOKUP-01, family token_embedding):", "Smallest failing inputs (an explicit @example):",

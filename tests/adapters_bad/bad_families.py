@@ -5,8 +5,9 @@
   index (``actual nan``), and the clauses that rely on the lookup are reported
   "blocked by TOK-LOOKUP-01".
 - ``sinusoidal_encoding`` raises on every construction: each of its properties
-  FAILS, naming the exact factory call; all but SIN-VAL-01 and SIN-ODD-01 are
-  blocked by SIN-VAL-01.
+  FAILS, naming the exact factory call (but SIN-REFUSE-01, which a refusal
+  satisfies); all but SIN-VAL-01, SIN-ODD-01 and the edge clauses are blocked by
+  SIN-VAL-01.
 - ``sinusoidal_module`` has the wrong signature (no ``max_len``): its properties
   cannot be run and are ERRORs naming the factory and the call it was given.
 - ``learned_positional`` is off by 0.5 whenever the input has 24 elements or

@@ -11,8 +11,9 @@ SPEC = "spec/test_relative_bucket.py"
 
 def bucket(relative_position, *, bidirectional=True, num_buckets=32, max_distance=128, exact_end=0,
            sign=1, clamp=True, use_max_distance=True, rounding="trunc", offset_log=True, dtype=None,
-           compute=torch.float32, unidirectional="clamp"):
-    """Hugging Face's T5Attention._relative_position_bucket, one knob per mutant."""
+           compute=torch.float32, unidirectional="clamp", no_log_room="last_bucket"):
+    """Hugging Face's T5Attention._relative_position_bucket, one knob per mutant, guarded (unless ``no_log_room`` is
+    "formula") where max_distance <= max_exact leaves no room for log buckets."""
     max_distance = max_distance if use_max_distance else 128
     rp = relative_position * sign
     buckets = torch.zeros_like(rp)
@@ -31,6 +32,8 @@ def bucket(relative_position, *, bidirectional=True, num_buckets=32, max_distanc
     if_large = (max_exact if offset_log else 0) + value.to(rp.dtype)
     if clamp:
         if_large = torch.min(if_large, torch.full_like(if_large, num_buckets - 1))
+    if no_log_room == "last_bucket" and max_distance <= max_exact:
+        if_large = torch.full_like(if_large, num_buckets - 1)
     out = buckets + torch.where(is_small, n, if_large)
     return out.to(dtype) if dtype is not None else out
 
@@ -42,7 +45,7 @@ def buckets(**knobs):
     return dict(relative_position_bucket=relative_position_bucket)
 
 
-@mutant(catches={"T5B-VAL-01", "T5B-EXACT-01", "T5B-MONO-01", "T5B-RANGE-01"}, spec=SPEC)
+@mutant(catches={"T5B-VAL-01", "T5B-EXACT-01", "T5B-MONO-01", "T5B-RANGE-01", "T5B-EDGE-02"}, spec=SPEC)
 def exact_region_one_short():
     """Off by one at the end of the exact buckets (n < max_exact - 1): distance max_exact - 1 goes to the log branch,
     whose negative log(n / max_exact) truncates to max_exact or below. (n <= max_exact instead of n < max_exact is
@@ -50,7 +53,7 @@ def exact_region_one_short():
     return buckets(exact_end=-1)
 
 
-@mutant(catches={"T5B-VAL-01", "T5B-EXACT-01", "T5B-SAT-01", "T5B-SIGN-01"}, spec=SPEC)
+@mutant(catches={"T5B-VAL-01", "T5B-EXACT-01", "T5B-SAT-01", "T5B-SIGN-01", "T5B-EDGE-02"}, spec=SPEC)
 def direction_flipped():
     """relative_position read as query - memory: keys before the query land in the upper half, and unidirectional
     attention buckets the future."""
@@ -64,7 +67,7 @@ def no_clamp_at_last_bucket():
     return buckets(clamp=False)
 
 
-@mutant(catches={"T5B-VAL-01", "T5B-SAT-01"}, spec=SPEC)
+@mutant(catches={"T5B-VAL-01", "T5B-SAT-01", "T5B-EDGE-02"}, spec=SPEC)
 def max_distance_ignored():
     """max_distance is accepted but 128 is always used."""
     return buckets(use_max_distance=False)
@@ -82,13 +85,13 @@ def log_buckets_not_offset():
     return buckets(offset_log=False)
 
 
-@mutant(catches={"T5B-VAL-01", "T5B-SIGN-01", "T5B-SAT-01"}, spec=SPEC)
+@mutant(catches={"T5B-VAL-01", "T5B-SIGN-01", "T5B-SAT-01", "T5B-EDGE-02"}, spec=SPEC)
 def unidirectional_uses_abs():
     """Unidirectionally, |relative_position| is bucketed: future keys share buckets with past ones instead of bucket 0."""
     return buckets(unidirectional="abs")
 
 
-@mutant(catches="T5B-RANGE-01", spec=SPEC)
+@mutant(catches={"T5B-RANGE-01", "T5B-EDGE-01"}, spec=SPEC)
 def float_buckets():
     """The buckets come back as float32 (torch.where with a float branch), unusable as embedding indices."""
     return buckets(dtype=torch.float32)
@@ -114,3 +117,50 @@ def decoder_defaults():
         return bucket(relative_position, bidirectional=bidirectional, num_buckets=num_buckets,
                       max_distance=max_distance)
     return dict(relative_position_bucket=relative_position_bucket)
+
+
+@mutant(catches="T5B-EDGE-02", spec=SPEC)
+def published_code_without_room_check():
+    """The published code as is (Mesh TensorFlow, Hugging Face, torchtune, x-transformers before 0.8.3): with
+    max_distance == max_exact it divides by log(1) = 0 and the NaN bucket becomes -2^63 (x-transformers #19, 64
+    buckets and max_distance 16); below max_exact the log turns negative and far keys get ever smaller buckets."""
+    return buckets(no_log_room="formula")
+
+
+@mutant(catches="T5B-EDGE-01", spec=SPEC)
+def table_sized_by_largest_distance():
+    """Buckets read from a table of every distance up to the largest one asked for (as torchtune's T5 encoder builds
+    its table), stopping where the buckets saturate: sizing it with relative_position.abs().max() fails on an empty
+    input ("max(): Expected reduction dim to be specified for input.numel() == 0")."""
+    def relative_position_bucket(relative_position, *, bidirectional=True, num_buckets=32, max_distance=128):
+        reach = min(int(relative_position.abs().max()), max(max_distance, num_buckets))
+        distances = torch.arange(-reach, reach + 1)
+        table = bucket(distances, bidirectional=bidirectional, num_buckets=num_buckets, max_distance=max_distance)
+        return table[relative_position.clamp(-reach, reach) + reach]
+    return dict(relative_position_bucket=relative_position_bucket)
+
+
+def _bidirectional_only(relative_position, *, bidirectional=True, num_buckets=32, max_distance=128):
+    if not bidirectional:
+        raise NotImplementedError("only T5's encoder buckets (bidirectional)")
+    return bucket(relative_position, num_buckets=num_buckets, max_distance=max_distance)
+
+
+@variant(spec=SPEC, unsupported={"relative_position_bucket.unidirectional"})
+def encoder_only_declared():
+    """Correct, with T5's encoder buckets only (as torchtune's T5 encoder), and the unidirectional ones declared
+    unsupported: every clause runs on bidirectional settings."""
+    return dict(relative_position_bucket=_bidirectional_only)
+
+
+def _unidirectional_only(relative_position, *, bidirectional=True, num_buckets=32, max_distance=128):
+    if bidirectional:
+        raise NotImplementedError("only T5's decoder buckets (unidirectional): pass bidirectional=False")
+    return bucket(relative_position, bidirectional=False, num_buckets=num_buckets, max_distance=max_distance)
+
+
+@variant(spec=SPEC, unsupported={"relative_position_bucket.bidirectional"})
+def decoder_only_declared():
+    """Correct, with T5's decoder buckets only, and the bidirectional ones declared unsupported: every clause runs on
+    unidirectional settings, and the default of bidirectional= (True, a direction it lacks) is never relied on."""
+    return dict(relative_position_bucket=_unidirectional_only)
