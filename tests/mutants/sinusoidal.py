@@ -257,8 +257,8 @@ def module_length_unchecked():
 
 @mutant(catches="SINMOD-EDGE-01", spec=MODULE_SPEC)
 def module_flattens_with_view():
-    """To accept any leading shape the module folds it with x.view(-1, S, d): for an empty batch or an empty
-    sequence the -1 is ambiguous and view raises."""
+    """To accept any leading shape the module folds it with x.view(-1, S, d): for an empty sequence the -1 is
+    ambiguous and view raises ("cannot reshape tensor of 0 elements")."""
     return dict(sinusoidal_module=module(flatten=True))
 
 
