@@ -1,33 +1,38 @@
 """The verdict: a table per family at the very end of a run, and ``--embedspec-plots DIR``.
 
 When the specification ran, the session ends (after pytest's own summary line)
-with one row per family that had properties in the run::
+with one row per provided family that had properties in the run, and one line naming
+the families the implementation does not provide::
 
     family                 passed  failed  should  skipped  xfailed  verdict
     token_embedding             6       3       1        0        0  nonconformant
     sinusoidal_encoding        12       0       2        0        0  conforms; 2 should gaps
+    learned_positional          8       0       0        0        1  1 known divergence
     alibi_bias                  9       0       0        0        0  conforms strictly
-    rope                        0       0       0       14        0  not provided
+    not provided: rope, relative_shift
 
 ``failed`` counts the failed ``must`` properties (errors and failures blocked by another
 clause too), ``should`` the failed ``should`` properties (the error discipline: exception
 types, messages, checks before device work); ``xfailed`` counts the expected failures of
-``--xfails``; an xpass counts as passed. The verdict is ``not provided`` when the
-implementation lacks the family (its properties are skipped), ``nonconformant`` when a
-``must`` property failed or was an expected failure (a known divergence is still a
-divergence), ``conforms; N should gaps`` when only ``should`` properties failed,
-``conforms strictly`` when at least one passed and none failed, and ``untested`` when
-everything was skipped for another reason (deselected cases, a missing accelerator). The path of
-the JSON report (``--embedspec-report``) follows the table.
+``--xfails``; an xpass counts as passed. The verdict is ``nonconformant`` when a ``must``
+property failed unexpectedly (the run fails), ``N known divergences`` when every failure
+is an expected one (the run passes; a known divergence is still not conformance),
+``conforms; N should gaps`` when only ``should`` properties failed, ``conforms strictly``
+when at least one passed and none failed, and ``untested`` when everything was skipped
+for another reason (deselected cases, a missing accelerator). The path of the JSON report
+(``--embedspec-report``) follows the table.
 
 ``--embedspec-plots DIR`` draws, for the families whose result is a table
 (``sinusoidal_encoding``, ``sinusoidal_module``, ``learned_positional``,
-``sincos_2d``, ``alibi_bias``, ``learned_2d``), one PNG per failed property:
-the implementation's table at a fixed size, the spec's float64 oracle of it
-(in the declared conventions) and their difference, as heatmaps
-(``<family>-<CLAUSE>-failure.png``); and for each conformant family the table
-itself (``<family>-table.png``, for sinusoids the classic picture). It needs
-matplotlib (``pip install 'embedspec[plots]'``).
+``sincos_2d``, ``alibi_bias``, ``learned_2d``), heatmaps of the implementation's table at a
+fixed size: for each family without an unexpected ``must`` failure (conforming, or with
+known divergences only) the table itself (``<family>-table.png``, for sinusoids the classic
+picture); and for each failed or expected-to-fail value clause (``must``, not ``*-REFUSE-*``
+or ``*-EDGE-*``: a clause about the values of an ordinary call) the table, the spec's
+float64 oracle of it (in the declared conventions) and their difference
+(``<family>-<CLAUSE>-failure.png``), when the table at that size differs from the oracle;
+otherwise a line says why there is no failure plot. It needs matplotlib
+(``pip install 'embedspec[plots]'``).
 """
 
 import re
@@ -41,7 +46,6 @@ from .contract import FAMILIES
 
 TABLE_FAMILIES = ("sinusoidal_encoding", "sinusoidal_module", "learned_positional", "sincos_2d", "alibi_bias",
                   "learned_2d")
-VERDICTS = ("conforms strictly", "conforms", "nonconformant", "not provided", "untested")
 COLUMNS = ("passed", "failed", "should", "skipped", "xfailed")
 INSTALL_PLOTS = "pip install 'embedspec[plots]'  (or: pip install matplotlib)"
 
@@ -82,27 +86,30 @@ def _outcome(reports):
     return outcome_of(reports)
 
 
+def _plural(count, noun):
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
 class Row:
     def __init__(self, family, provided=True):
         self.family = family
         self.provided = provided
         self.counts = dict.fromkeys(COLUMNS, 0)
-        self.failures = []  # (clause, message) of failed and xfailed properties
+        self.failures = []  # (clause, message, level) of failed and xfailed properties
 
     @property
     def verdict(self):
         counts = self.counts
-        if counts["failed"] or counts["xfailed"]:
+        if counts["failed"]:
             return "nonconformant"
         if not self.provided:
             return "not provided"
+        gaps = f"; {_plural(counts['should'], 'should gap')}" if counts["should"] else ""
+        if counts["xfailed"]:  # declared in --xfails: the run does not fail on them, and the verdict says what they are
+            return _plural(counts["xfailed"], "known divergence") + gaps
         if counts["should"]:
-            return f"conforms; {counts['should']} should gap{'s' if counts['should'] > 1 else ''}"
+            return f"conforms{gaps}"
         return "conforms strictly" if counts["passed"] else "untested"
-
-    @property
-    def conforms(self):
-        return self.verdict.startswith("conforms")
 
 
 def _message(reports):
@@ -153,24 +160,29 @@ class Verdicts:
                     row.counts["passed"] += 1
                 elif outcome in ("failed", "error"):
                     row.counts["should" if info.get("level") == "should" else "failed"] += 1
-                    row.failures.append((info.get("clause"), _message(reports)))
+                    row.failures.append((info.get("clause"), _message(reports), info.get("level")))
                 elif outcome == "xfailed":
                     row.counts["xfailed"] += 1
-                    row.failures.append((info.get("clause"), _message(reports)))
+                    row.failures.append((info.get("clause"), _message(reports), info.get("level")))
                 else:
                     row.counts["skipped"] += 1
         return [row for row in rows.values() if sum(row.counts.values())]
 
     def table(self):
-        rows = self.rows()
+        """A row per provided family that had properties in the run; the families not provided, named below."""
+        everything = self.rows()
+        rows = [row for row in everything if row.provided]
+        absent = [row.family for row in everything if not row.provided]
         if not rows:
-            return []
+            return [f"not provided: {', '.join(absent)}"] if absent else []
         width = max(len("family"), *(len(r.family) for r in rows))
         columns = COLUMNS
         lines = [f"{'family':<{width}}  " + "  ".join(f"{c:>7}" for c in columns) + "  verdict"]
         for row in rows:
             lines.append(f"{row.family:<{width}}  " + "  ".join(f"{row.counts[c]:>7}" for c in columns)
                          + f"  {row.verdict}")
+        if absent:
+            lines.append(f"not provided: {', '.join(absent)}")
         return lines
 
     def json_report_path(self):
@@ -264,6 +276,18 @@ def _tables(family, factory, conventions):
     raise KeyError(family)
 
 
+def value_clause(clause, level):
+    """Whether a clause is about the values of an ordinary call, which a heatmap of the table can show: not the
+    error discipline (``should``), not refusing bad input (``*-REFUSE-*``), not the degenerate sizes
+    (``*-EDGE-*``)."""
+    return bool(clause) and level != "should" and clause.split("-")[1] not in ("REFUSE", "EDGE")
+
+
+def differs(actual, expected):
+    """Whether the plotted table differs visibly from the oracle's: by more than 1e-4 of the table's size."""
+    return float((actual - expected).abs().max()) > 1e-4 * (float(expected.abs().max()) + 1.0)
+
+
 def _name(text):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
@@ -299,6 +323,10 @@ def write_plots(config, rows, directory):
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    def note(text):
+        if reporter is not None:
+            reporter.write_line(f"embedspec: {text}")
+
     for row in rows:
         if row.family not in TABLE_FAMILIES or row.verdict in ("not provided", "untested"):
             continue
@@ -306,16 +334,24 @@ def write_plots(config, rows, directory):
             actual, expected = _tables(row.family, implementation.factory(row.family), implementation.conventions)
             actual = actual.detach().to("cpu", torch.float64).reshape(expected.shape)
         except Exception as exc:  # the failing properties say why; the plot says it could not be drawn
-            if reporter is not None:
-                reporter.write_line(f"embedspec: no plot of {row.family}: {type(exc).__name__}: {exc}")
+            note(f"no plot of {row.family}: {type(exc).__name__}: {exc}")
             continue
-        if row.conforms:
+        if not row.counts["failed"]:  # conforming, or with known divergences only: the table itself
             figure = _figure([(f"{row.family}", actual, "RdBu_r")], f"{implementation.name}: {row.family} ({row.verdict})")
             path = directory / f"{_name(row.family)}-table.png"
             figure.savefig(path, dpi=100)
             written.append(path)
+        failed = sorted(str(clause) for clause, _, _ in row.failures)
+        plotted = [(clause, message) for clause, message, level in row.failures if value_clause(clause, level)]
+        if failed and not plotted:
+            note(f"no failure plot of {row.family}: none of its failed clauses ({', '.join(failed)}) is "
+                 f"about the values of its table")
             continue
-        for clause, message in row.failures:
+        if plotted and not differs(actual, expected):
+            note(f"no failure plot of {row.family}: its table at the plotted size agrees with the oracle (failed: "
+                 f"{', '.join(clause for clause, _ in plotted)})")
+            continue
+        for clause, message in plotted:
             panels = [("implementation", actual, "RdBu_r"), ("oracle (float64, declared conventions)", expected, "RdBu_r"),
                       ("implementation - oracle", actual - expected, "PuOr_r")]
             title = f"{implementation.name}: {row.family}, {clause} failed\n{message[:160]}"

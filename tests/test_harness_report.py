@@ -169,3 +169,52 @@ def test_a_state_machine_counterexample_is_its_program():
     assert how == "Hypothesis' shortest failing sequence of calls"
     assert text == ("state.build(config={'a': 1}); Draw 1 (length): 2; state.call(data=data(...), dtype=torch.float16); "
                     "state.call_again_in_another_dtype(dtype=torch.float64)")
+
+
+def _verdicts(provided, reports_by_test):
+    """A Verdicts collector of a run against an implementation providing ``provided``, fed these reports."""
+    from embedspec import verdict
+    from embedspec.loading import load_implementation
+
+    target = SimpleNamespace(**{family: (lambda *args, **kwargs: None) for family in provided})
+    config = SimpleNamespace(stash=pytest.Stash(), getoption=lambda name, default=None: default)
+    config.stash[plugin._implementation_key] = load_implementation(target)
+    collector = verdict.Verdicts(config)
+    for nodeid, (family, clause, level, phases) in reports_by_test.items():
+        for when, outcome, extra in phases:
+            collector.pytest_runtest_logreport(_report(
+                when, outcome, nodeid=nodeid, embedspec={"families": [family], "clause": clause, "level": level},
+                **extra))
+    return collector
+
+
+def test_expected_failures_alone_are_not_called_nonconformant():
+    """Issue 14, item 13: a family whose only failures were expected (the run exits 0) read "nonconformant"."""
+    xfailed = [("setup", "passed", {}), ("call", "skipped", {"wasxfail": "known"})]
+    passed = [("setup", "passed", {}), ("call", "passed", {})]
+    collector = _verdicts(["sinusoidal_encoding"], {
+        "a": ("sinusoidal_encoding", "SIN-VAL-01", "must", xfailed),
+        "b": ("sinusoidal_encoding", "SIN-ROT-01", "must", passed),
+    })
+    [row] = collector.rows()
+    assert row.verdict == "1 known divergence"
+    failed = [("setup", "passed", {}), ("call", "failed", {})]
+    collector = _verdicts(["sinusoidal_encoding"], {
+        "a": ("sinusoidal_encoding", "SIN-VAL-01", "must", xfailed),
+        "b": ("sinusoidal_encoding", "SIN-ROT-01", "must", failed),
+    })
+    assert collector.rows()[0].verdict == "nonconformant"
+
+
+def test_the_table_lists_only_provided_families():
+    """Issue 14, item 13: every family had a row, "not provided" ones too; they are named once below the table."""
+    skipped = [("setup", "skipped", {"longrepr": ("f", 1, "Skipped: not provided: rope")})]
+    passed = [("setup", "passed", {}), ("call", "passed", {})]
+    collector = _verdicts(["token_embedding"], {
+        "a": ("token_embedding", "TOK-LOOKUP-01", "must", passed),
+        "b": ("rope", "ROPE-VAL-01", "must", skipped),
+        "c": ("alibi_bias", "ALIBI-VAL-01", "must", skipped),
+    })
+    lines = collector.table()
+    assert [line.split()[0] for line in lines[1:-1]] == ["token_embedding"]
+    assert lines[-1] == "not provided: rope, alibi_bias"
