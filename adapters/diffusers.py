@@ -8,7 +8,8 @@ object states its conventions, read from that source:
 
 - ``sincos``: ``get_1d_sincos_pos_embed_from_grid`` (the 1-D table of ``get_3d_sincos_pos_embed``'s time
   axis) and ``get_2d_sincos_pos_embed`` (``PatchEmbed``'s table: DiT, PixArt, SD3). Both put the sines in
-  the first half (split layout) at the paper's frequencies and hard-code 10000. The 2-D grid is
+  the first half (split layout) at the paper's frequencies and hard-code 10000 (the factories take no
+  ``base=``; ``sinusoidal.base`` and ``sincos_2d.base`` are declared unsupported). The 2-D grid is
   ``meshgrid(grid_w, grid_h, indexing="xy")`` and the first half encodes ``grid[0]``, the column
   (``sincos_2d.order = wh``, MAE's layout, despite the comment "use half of dimensions to encode
   grid_h"). Each axis is normalised: position k of an axis of n cells is
@@ -19,7 +20,7 @@ object states its conventions, read from that source:
   ``sincos_2d.grid = normalised`` convention.
 - ``sinusoidal``: ``SinusoidalPositionalEmbedding`` (``BasicTransformerBlock(positional_embeddings=
   "sinusoidal")``): the tutorial's interleaved table as the buffer ``pe`` of ``max_seq_length`` rows;
-  a longer input fails to broadcast (``raise``).
+  a longer input fails to broadcast (``raise``); 10000 is hard-coded here too.
 - ``timesteps``: ``get_timestep_embedding`` as ``Timesteps(flip_sin_to_cos=True,
   downscale_freq_shift=0)`` calls it, the setting of Stable Diffusion's UNet, SD3, Flux and PixArt
   (``max_period`` is the base). ``flip_sin_to_cos=True`` puts the cosines first
@@ -84,25 +85,17 @@ class Implementation:
         return f"<embedspec.adapters.diffusers:{self.__name__}>"
 
 
-def _fixed_base(function, base):
-    # The function hard-codes 10000: another base is refused rather than silently ignored.
-    if float(base) != PAPER_BASE:
-        raise NotImplementedError(f"{function} hard-codes the base 10000; it cannot build base={base}")
-
-
 # ---------------------------------------------------------------------------------------------
 # sincos: get_1d_sincos_pos_embed_from_grid and get_2d_sincos_pos_embed (split, paper, wh, normalised grid).
 
 
-def sincos_sinusoidal_encoding(num_positions, dim, *, base=PAPER_BASE, device=None):
-    _fixed_base("get_1d_sincos_pos_embed_from_grid", base)
+def sincos_sinusoidal_encoding(num_positions, dim, *, device=None):
     # get_3d_sincos_pos_embed's time axis: grid_t = torch.arange(T, device=device, dtype=torch.float32)
     positions = torch.arange(num_positions, device=device, dtype=torch.float32)
     return get_1d_sincos_pos_embed_from_grid(dim, positions, output_type="pt")
 
 
-def sincos_sincos_2d(height, width, dim, *, base=PAPER_BASE, device=None):
-    _fixed_base("get_2d_sincos_pos_embed", base)
+def sincos_sincos_2d(height, width, dim, *, device=None):
     # PatchEmbed.forward for a grid of another size: base_size is the height the model was built for
     return get_2d_sincos_pos_embed(dim, (height, width), base_size=height, interpolation_scale=1.0,
                                    device=device, output_type="pt")
@@ -121,13 +114,11 @@ sincos = Implementation(
 # sinusoidal: SinusoidalPositionalEmbedding (interleaved, paper, a buffer of max_seq_length rows).
 
 
-def sinusoidal_sinusoidal_encoding(num_positions, dim, *, base=PAPER_BASE):
-    _fixed_base("SinusoidalPositionalEmbedding", base)
+def sinusoidal_sinusoidal_encoding(num_positions, dim):
     return SinusoidalPositionalEmbedding(dim, max_seq_length=num_positions).pe[0]  # the buffer is (1, max, dim)
 
 
-def sinusoidal_sinusoidal_module(dim, max_len, *, base=PAPER_BASE):
-    _fixed_base("SinusoidalPositionalEmbedding", base)
+def sinusoidal_sinusoidal_module(dim, max_len):
     return SinusoidalPositionalEmbedding(dim, max_seq_length=max_len)  # forward: x + pe[:, :seq_length]
 
 

@@ -24,7 +24,8 @@ Bound, from megatron/core (0.16.1):
   ``VocabParallelEmbedding`` plus an ``nn.Embedding`` of positions, then ``embedding_dropout`` with
   ``config.hidden_dropout``. Its forward takes ``(input_ids, position_ids)`` and returns (S, B, d):
   the adapter passes ``arange(S)`` (GPT's data loader's position ids) and transposes back. It has no
-  padding index and no sinusoidal positions.
+  padding index and no sinusoidal positions (both declared unsupported); the contract's ``positional="learned"``
+  is megatron's ``position_embedding_type="learned_absolute"``, and any other kind is passed on unchanged.
 - ``tied_embedding``: a ``GPTModel(share_embeddings_and_output_weights=True)`` of one layer:
   ``embed`` is ``model.embedding.word_embeddings``, and ``project`` calls ``model.output_layer`` (a
   ``ColumnParallelLinear`` built without a weight) with ``weight=model.shared_embedding_or_output_weight()``,
@@ -186,14 +187,14 @@ class Embedding(nn.Module):
         return self.embedding(ids, position_ids).transpose(0, 1)  # megatron's (S, B, d)
 
 
-def transformer_embedding(vocab_size, dim, max_len, *, positional="learned", padding_idx=None, dropout=0.0):
-    if positional != "learned":
-        raise ValueError(f"LanguageModelEmbedding has learned absolute positions only, not positional={positional!r}")
-    if padding_idx is not None:
-        raise NotImplementedError("megatron's VocabParallelEmbedding has no padding index")
+# The contract's positional kind in megatron's name; any other kind is passed on as it is, for megatron to judge.
+POSITION_EMBEDDING_TYPES = {"learned": "learned_absolute"}
+
+
+def transformer_embedding(vocab_size, dim, max_len, *, positional="learned", dropout=0.0):
     config = _config(dim, hidden_dropout=dropout)
     return Embedding(LanguageModelEmbedding(config, vocab_size=vocab_size, max_sequence_length=max_len,
-                                            position_embedding_type="learned_absolute",
+                                            position_embedding_type=POSITION_EMBEDDING_TYPES.get(positional, positional),
                                             tp_group=single_process_group()))
 
 
