@@ -173,7 +173,7 @@ def test_gradient_routes_through_band(relative_shift, lead, q_len, memory, seed)
 @example(k_len=7, excess=1, seed=0)  # q_len = k_len + 1
 @example(k_len=1, excess=11, seed=0)
 def test_more_queries_than_keys_raises(relative_shift, k_len, excess, seed):
-    """RSHIFT-ERR-01 (should): q_len > k_len (more queries than keys: no memory layout gives that) raises a documented error whose message names both lengths, never a silently re-indexed result."""
+    """RSHIFT-ERR-01 (should): q_len > k_len (more queries than keys: no memory layout gives that) raises a documented error whose message names both lengths (that it is refused at all, never re-indexed, is RSHIFT-REFUSE-01's)."""
     q_len = k_len + excess
     scores = sts.randn((2, q_len, k_len), seed)
     what = f"q_len {q_len} > k_len {k_len}"
