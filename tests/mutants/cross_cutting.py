@@ -667,3 +667,28 @@ def rope_custom_function_casts_to_autocast_dtype():
     k come back in bfloat16 (the angles were formed in float32, so the values are right to bfloat16 rounding), and
     the attention after it runs in another dtype than the model's."""
     return families(rope=_rope_class(CustomFunctionRope))
+
+
+# -- a sinusoidal table extended past max_len after a cast -----------------------------------------
+
+
+class CastDtypeExtendingSinusoidal(ExtendingSinusoidal):
+    """Extends past max_len from torch.arange(seq, dtype=self.table.dtype): the Llama cache bug (transformers #25681)
+    in a sinusoidal module, positions rounded to the dtype the model was cast to."""
+
+    def forward(self, x):
+        seq = x.size(1)
+        if seq <= self.table.shape[0]:
+            return x + self.table[:seq]
+        positions = torch.arange(seq, device=x.device, dtype=self.table.dtype)
+        return x + split_endpoint_table(positions, x.size(2), self.base).to(self.table.dtype)
+
+
+@mutant(catches="DEV-PREC-01", spec=ALL, conventions=OTHER_CONVENTIONS)
+def sinusoidal_extension_in_cast_dtype():
+    """Every other convention, and a sinusoidal module that extends its table past max_len from positions in its
+    buffer's dtype: exact in float32 and within the table it built, but after model.half() the positions past 2048
+    are rounded to 11 significant bits, after .to(torch.bfloat16) those past 256 to 8."""
+    return {**{name: getattr(every_other_convention_everywhere, name) for name in vars(every_other_convention_everywhere)
+               if name not in ("conventions", "unsupported")},
+            "sinusoidal_module": CastDtypeExtendingSinusoidal}

@@ -425,6 +425,17 @@ def head_dim_2_divides_by_zero():
     return dict(rope=RescaledBase)
 
 
+@mutant(catches=ALL, spec=SPEC)
+def head_dim_2_divides_by_zero_and_sign_flipped():
+    """The base rescale's division by zero at head_dim 2 and, behind it, rotate_half's sign flipped: the crash fails
+    ROPE-EDGE-01 alone and hides nothing, every value clause still sees the rotation turn the wrong way."""
+    def rope(head_dim, *, base=10000.0, max_seq_len=4096, rotary_dim=None):
+        width = head_dim if rotary_dim is None else rotary_dim
+        base *= 1.0 ** (width / (width - 2))
+        return Rope(head_dim, base=base, max_seq_len=max_seq_len, rotary_dim=rotary_dim, sign=-1)
+    return dict(rope=rope)
+
+
 @mutant(catches="ROPE-EDGE-01", spec=SPEC, conventions={"rope.pairing": "interleaved"})
 def meta_llama_reshape_fails_on_empty_batch():
     """Meta's Llama apply_rotary_emb as written: x.reshape(*x.shape[:-1], -1, 2) cannot infer -1 for an empty batch
