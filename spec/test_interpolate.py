@@ -142,7 +142,8 @@ def test_nonpositive_length_rejected(interpolate_positions, new_len, length, dim
 def test_nonpositive_length_refused(interpolate_positions, new_len, length, dim, seed):
     """INTERP-REFUSE-01 (must): resampling to a length of zero or less is refused by some exception, never answered with an empty table. Must: an empty table silently drops every position."""
     table = sts.randn((length, dim), seed)
-    assert_refused(lambda: interpolate_positions(table, new_len), what=f"a ({length}, {dim}) table resampled to {new_len}")
+    assert_refused(lambda: interpolate_positions(table, new_len),
+                   what=f"a ({length}, {dim}) table resampled to {new_len}")
 
 
 def _edge_resamplings():

@@ -238,7 +238,7 @@ def test_bad_table_refused(sinusoidal_encoding, bad):
 @example(dim=513, num_positions=4)
 def test_odd_dim_rejected(sinusoidal_encoding, dim, num_positions):
     """SIN-ODD-01 (should): an odd d is rejected with a documented error naming it, since sines and cosines come in pairs."""
-    assert_raises_naming(lambda: sinusoidal_encoding(num_positions, dim), dim, what=f"odd dim {dim}")
+    assert_raises_naming(lambda: sinusoidal_encoding(num_positions, dim), dim, what=f"odd dim {dim}", called=("dim",))
 
 
 @given(num_positions=st.integers(-64, -1), dim=table_dims(max_value=16))
@@ -272,7 +272,8 @@ def test_degenerate_sizes(sinusoidal_encoding, conventions, edge):
     dim = _smallest_dim(conventions) + 2 * extra
     table = _table(sinusoidal_encoding, num_positions, dim)
     assert_close_by_convention(table, _table_oracle(num_positions, dim), conventions, CONVENTIONS,
-                               atol=_atol(table, num_positions), what=f"table of {num_positions} position(s), d = {dim}")
+                               atol=_atol(table, num_positions),
+                               what=f"table of {num_positions} position(s), d = {dim}")
 
 
 # The module form: m(x) = x + table[:S], with the table a buffer.
@@ -375,7 +376,7 @@ def test_module_length_error(sinusoidal_module, conventions, dim, max_len, over,
 @given(dim=sts.odd_dims(), max_len=st.integers(1, 16))
 def test_module_odd_dim_rejected(sinusoidal_module, dim, max_len):
     """SINMOD-ODD-01 (should): constructing the module with an odd d raises a documented error naming it."""
-    assert_raises_naming(lambda: sinusoidal_module(dim, max_len), dim, what=f"odd dim {dim}")
+    assert_raises_naming(lambda: sinusoidal_module(dim, max_len), dim, what=f"odd dim {dim}", called=("dim",))
 
 
 @given(dim=sts.odd_dims(), max_len=st.integers(1, 16), seed=sts.seeds())

@@ -51,8 +51,8 @@ def test_unknown_feature_is_one_usage_error_listing_the_known_ones(pytester):
 
 
 def _run_spec(monkeypatch, tmp_path, spec, impl):
-    return run_inline([str(ROOT / spec), f"--impl={impl}", "--hypothesis-seed=0", f"--hypothesis-profile={POWER_PROFILE}"],
-                      monkeypatch, tmp_path)
+    return run_inline([str(ROOT / spec), f"--impl={impl}", "--hypothesis-seed=0",
+                       f"--hypothesis-profile={POWER_PROFILE}"], monkeypatch, tmp_path)
 
 
 def _passed_clauses(run):
@@ -71,7 +71,8 @@ def test_hard_coded_base_passes_when_declared(monkeypatch, tmp_path, spec, impl,
     run = _run_spec(monkeypatch, tmp_path, spec, impl)
     assert not run.failed, run.failure_lines(run.failed)
     reasons = _skip_reasons(run)
-    assert {clause: reasons.get(clause) for clause in clauses} == dict.fromkeys(clauses, f"Skipped: not provided: {feature}")
+    expected = f"Skipped: not provided: {feature}"
+    assert {clause: reasons.get(clause) for clause in clauses} == dict.fromkeys(clauses, expected)
     assert {"SIN-VAL-01", "SC2D-VAL-01"} & _passed_clauses(run), sorted(_passed_clauses(run))
 
 
