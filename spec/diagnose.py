@@ -19,7 +19,10 @@ def matching_conventions(actual, oracle, conventions, keys, atol):
     for values in itertools.product(*(CONVENTIONS[key] for key in keys)):
         if values == declared:
             continue
-        expected = oracle({**conventions, **dict(zip(keys, values))})
+        try:
+            expected = oracle({**conventions, **dict(zip(keys, values))})
+        except ValueError:  # a convention with no value at this size (the endpoint schedule below dim 4)
+            continue
         if tuple(expected.shape) == tuple(actual.shape) and first_difference(actual, expected, atol) is None:
             return {key: value for key, value, old in zip(keys, values, declared) if value != old}
     return None

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from . import oracles_relative as oracles
 from . import strategies as sts
 from . import tolerances
+from .calls import assert_refused
 from .capabilities import supported
 
 BIDIRECTIONAL, UNIDIRECTIONAL = "relative_position_bucket.bidirectional", "relative_position_bucket.unidirectional"
@@ -80,7 +81,11 @@ def _in_supported_direction(supports, settings, *, log_buckets=True):
 
 def _buckets(relative_position_bucket, relative_position, bidirectional, num_buckets, max_distance):
     kwargs = dict(bidirectional=bidirectional, num_buckets=num_buckets, max_distance=max_distance)
-    out = relative_position_bucket(relative_position.clone(), **kwargs)
+    return _checked_buckets(relative_position_bucket(relative_position.clone(), **kwargs), relative_position)
+
+
+def _checked_buckets(out, relative_position):
+    """``out``, asserted to be a tensor of the input's shape."""
     assert isinstance(out, torch.Tensor), f"returned a {type(out).__name__}, not a tensor"
     assert tuple(out.shape) == tuple(relative_position.shape), (
         f"shape {tuple(out.shape)} for an input of shape {tuple(relative_position.shape)}"
@@ -280,9 +285,20 @@ def settings_without_log_buckets(draw):
 @example(settings=(True, 64, 16))  # x-transformers #19: max_distance == max_exact, log(1) in a denominator
 @example(settings=(False, 64, 16))  # max_distance < max_exact: a negative log in a denominator
 def test_no_room_for_log_buckets(relative_position_bucket, supports, settings):
-    """T5B-EDGE-02 (must): when max_distance <= max_exact (no room for log buckets, e.g. 64 buckets and max_distance 16), every distance below max_exact keeps its exact bucket and every larger one, being at or past max_distance, falls in the last bucket of its direction: never a bucket from dividing by log(max_distance / max_exact) <= 0 (x-transformers #19 returned -2^63)."""
+    """T5B-EDGE-02 (must): when max_distance <= max_exact (no room for log buckets, e.g. 64 buckets and max_distance 16), every distance below max_exact keeps its exact bucket and every larger one, being at or past max_distance, falls in the last bucket of its direction, or the setting is refused (x-transformers since 0.8.3 refuses it): never a bucket from dividing by log(max_distance / max_exact) <= 0 (x-transformers #19 returned -2^63)."""
     settings = _in_supported_direction(supports, settings, log_buckets=False)
     _, exact = _half_and_exact(*settings[:2])
     rp = _every_distance(exact)
-    out = _buckets(relative_position_bucket, rp, *settings).to(torch.int64)
-    _assert_buckets(settings, rp, out, oracles.t5_bucket_bounds(rp, *settings)[0])
+    expected = oracles.t5_bucket_bounds(rp, *settings)[0]
+
+    def follows_the_rule(out):
+        try:
+            _assert_buckets(settings, rp, _checked_buckets(out, rp).to(torch.int64), expected)
+        except AssertionError as wrong:
+            return str(wrong)
+        return None
+
+    bidirectional, num_buckets, max_distance = settings
+    assert_refused(lambda: relative_position_bucket(rp.clone(), bidirectional=bidirectional, num_buckets=num_buckets,
+                                                    max_distance=max_distance),
+                   what=f"settings {settings}", handled=follows_the_rule)
