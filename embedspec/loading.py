@@ -25,8 +25,20 @@ class FactorySignatureError(Exception):
     deliberately not a TypeError, which bad-input properties accept as a verdict."""
 
 
+def _is_tensor(value):
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _describe_argument(value):
+    """An argument as a call shows it: a tensor by its shape and dtype, never its values."""
+    if _is_tensor(value):
+        return f"<tensor of shape {tuple(value.shape)}, {value.dtype}>"
+    return repr(value)
+
+
 def _describe_call(qualname, args, kwargs):
-    shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    shown = [_describe_argument(a) for a in args] + [f"{k}={_describe_argument(v)}" for k, v in kwargs.items()]
     return f"{qualname}({', '.join(shown)})"
 
 
@@ -95,7 +107,9 @@ class Implementation:
             try:
                 return raw(*args, **kwargs)
             except Exception as exc:
-                exc.add_note(f"raised by the factory call {_describe_call(qualname, args, kwargs)}")
+                # a function family's factory is the computation, called on tensors: not a construction
+                kind = "call" if any(map(_is_tensor, (*args, *kwargs.values()))) else "factory call"
+                exc.add_note(f"raised by the {kind} {_describe_call(qualname, args, kwargs)}")
                 raise
 
         call.embedspec_family = family

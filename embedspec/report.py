@@ -208,8 +208,29 @@ def _clip(text, chars=MAX_MESSAGE_CHARS, lines=MAX_MESSAGE_LINES):
     return text + (f" ... [{', '.join(cut)} cut; --tb=long shows the traceback in full]" if cut else "")
 
 
+_TENSOR_KEYWORD = re.compile(r",\s*\w+=[^,()]*(?:\([^()]*\))?")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|\.\d+|nan|inf)(?![\w.])")
+
+
+def without_tensor_dumps(text, keep=8):
+    """``text`` with every printed tensor of more than ``keep`` numbers replaced by its count: an implementation's
+    exception that prints a tensor (``tensor([[0.84, ...]])``) must not fill a failure report with numbers."""
+    pieces, done = [], 0
+    while (start := text.find("tensor(", done)) >= 0:
+        depth, end = 0, start + len("tensor")
+        for end in range(start + len("tensor"), len(text)):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            if depth == 0:
+                break
+        literal = text[start:end + 1]
+        numbers = len(_NUMBER.findall(_TENSOR_KEYWORD.sub("", literal)))
+        pieces += [text[done:start], f"tensor(<{numbers} numbers>)" if numbers > keep else literal]
+        done = end + 1
+    return "".join(pieces) + text[done:]
+
+
 def _message(exc):
-    """Expected versus actual: the exception's own text, its non-Hypothesis notes, its cause."""
+    """Expected versus actual: the exception's own text, its non-Hypothesis notes, its cause; no tensor dumps."""
     head = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     notes = [n for n in getattr(exc, "__notes__", ()) if not n.startswith(_HYPOTHESIS_NOTES)]
     cause = exc.__cause__
@@ -217,7 +238,7 @@ def _message(exc):
     if cause is not None:
         first = (str(cause).splitlines() or [""])[0]
         parts.append(f"(caused by {type(cause).__name__}: {first})")
-    return _clip("\n".join(parts))
+    return _clip(without_tensor_dumps("\n".join(parts)))
 
 
 def _inputs_from_note(note, skip):
@@ -361,7 +382,7 @@ def repr_failure(item, excinfo):
 def _traceback_text(item, longrepr):
     if item.config.getoption("tbstyle", "auto") == "no" or longrepr is None:
         return None
-    text = str(longrepr).rstrip("\n")
+    text = without_tensor_dumps(str(longrepr).rstrip("\n"))
     return text if item.config.getoption("tbstyle", "auto") == "long" else _clip(text, chars=6000, lines=60)
 
 

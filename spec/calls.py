@@ -64,11 +64,21 @@ def assert_equal(actual, expected, *, what="result"):
     assert_close(actual, expected, atol=0.0, what=what)
 
 
-def names_value(message, value):
-    """Whether ``message`` names ``value``: an integer as a whole number (9 is not named by 19 or 9.5), anything
-    else as a case-insensitive substring."""
+# A whole number of one digit is in most error messages for some reason of its own ("expected 2, got 1"): it names
+# a value only beside one of the value's names. Larger and negative numbers are not there by coincidence.
+COINCIDENTAL_INTEGERS = range(0, 10)
+
+
+def names_value(message, value, called=()):
+    """Whether ``message`` names ``value``: anything but an integer as a case-insensitive substring; an integer as
+    a whole number (9 is not named by 19 or 9.5) and, when it is a single digit and ``called`` gives the words it
+    goes by (``("dim",)`` covers head_dim and dimension), with one of them in the message too."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return re.search(rf"(?<![0-9.]){re.escape(str(value))}(?![0-9])", message) is not None
+        if re.search(rf"(?<![0-9.]){re.escape(str(value))}(?![0-9]|\.[0-9])", message) is None:
+            return False
+        lowered = message.lower().replace("_", " ")
+        return value not in COINCIDENTAL_INTEGERS or not called or any(
+            word.lower().replace("_", " ") in lowered for word in called)
     return str(value).lower() in message.lower()
 
 
@@ -99,19 +109,22 @@ def assert_refused(call, *, what, handled=None):
         return
     problem = "no error raised" if handled is None else handled(result)
     if problem is not None:
-        raise AssertionError(f"{what}: {problem}; returned {_short(result)}, a silent result for bad input")
+        raise AssertionError(f"{what}: {problem}; returned {_short(result)}: a silent wrong result")
 
 
-def assert_raises_naming(call, value, *, what):
-    """``call()`` raises a documented error type whose message names ``value``."""
+def assert_raises_naming(call, value, *, what, called=()):
+    """``call()`` raises a documented error type whose message names ``value`` (``names_value``; ``called``: the
+    words the value goes by, which a single-digit value needs beside it)."""
     exc, result = call_documented(call, what=what)
     if exc is None:
         raise AssertionError(f"{what}: no error raised; returned {_short(result)}")
     names = value if isinstance(value, (tuple, list)) else (value,)
     message = str(exc)
-    assert any(names_value(message, v) for v in names), (
+    assert any(names_value(message, v, called) for v in names), (
         f"{what}: raised {type(exc).__name__}({message!r}), whose message does not name "
         f"{' or '.join(repr(str(v)) for v in names)}"
+        + (f" beside {' or '.join(map(repr, called))}" if called and any(v in COINCIDENTAL_INTEGERS for v in names
+                                                                           if isinstance(v, int)) else "")
     )
     return exc
 

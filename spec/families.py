@@ -31,6 +31,7 @@ from . import strategies as sts
 from . import tolerances
 from .calls import _accepts, assert_close, build
 from .capabilities import supported
+from .devices import held_tensors
 
 F16, BF16, F32, F64 = torch.float16, torch.bfloat16, torch.float32, torch.float64
 FLOAT_DTYPES = (F64, F32, F16, BF16)
@@ -389,9 +390,9 @@ def precision_runs(family, factory, conventions, *, device, dtype, input_dtype=N
     return runs
 
 
-def assert_precise(out, expected, bound, positions, axis, *, what):
+def assert_precise(out, expected, bound, positions, axis, *, what, cause="the angles are not formed in float32"):
     """The largest error at each position along ``axis`` is within ``bound`` (one per position); otherwise name the
-    first position off and the worst."""
+    first position off and the worst, and ``cause``, what the caller knows of why."""
     error = (out.detach().cpu().to(F64) - expected).abs().nan_to_num(float("inf"))
     per_position = error.movedim(axis, 0).reshape(error.shape[axis], -1).amax(dim=1)
     bad = per_position > bound
@@ -401,8 +402,33 @@ def assert_precise(out, expected, bound, positions, axis, *, what):
         raise AssertionError(
             f"{what}: first wrong at position {int(positions[first])}: error {per_position[first].item():.3g} > "
             f"tolerance {float(bound[first]):.3g}; {int(bad.sum())} of {bad.numel()} positions off, worst at "
-            f"position {int(positions[worst])} (error {per_position[worst].item():.3g}): the angles are not formed "
-            f"in float32")
+            f"position {int(positions[worst])} (error {per_position[worst].item():.3g}): {cause}")
+
+
+LOW_PRECISION = (BF16, F16, torch.complex32)
+
+
+def low_precision_held(obj):
+    """``name (shape) dtype`` of every buffer and other tensor a module holds in a half precision (not its
+    parameters, whose rounding a cast owes), for a diagnosis after a cast."""
+    if not isinstance(obj, nn.Module):
+        return []
+    held = [(f"buffer {name}", t) for name, t in obj.named_buffers()]
+    held += [(f"attribute {name}", t) for name, t in held_tensors(obj)]
+    return [f"{name} {tuple(t.shape)} {t.dtype}" for name, t in held if t.dtype in LOW_PRECISION]
+
+
+def cast_diagnosis(obj):
+    """Why a module cast to a half precision may lose its angles, from what it holds after the cast: the error
+    grows with the position as the angle p * w does, whether p * w is formed in the half precision or from a
+    frequency, position or cos/sin table the cast rounded."""
+    held = low_precision_held(obj)
+    if held:
+        return (f"after the cast the module holds {', '.join(held)}: angles formed from a frequency or position "
+                f"tensor among them, or a cos/sin table rounded in them, carry the cast's precision; keep such "
+                f"tensors in float32 through the cast")
+    return ("the module holds no tensor in a half precision after the cast: the angles lose float32 accuracy "
+            "during the call (p * w formed in x's dtype)")
 
 
 def _precision_call(family, obj, args, decode, may_refuse):

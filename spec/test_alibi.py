@@ -184,7 +184,8 @@ def test_depends_only_on_offset(alibi_bias, conventions, first, second):
 @example(num_heads=-1)
 def test_no_heads_rejected(alibi_slopes, num_heads):
     """ALIBI-ERR-01 (should): a head count of zero or less raises a documented error naming it: there is no head to give a slope, and the slope rule (log2 of the head count) is undefined there."""
-    assert_raises_naming(lambda: build(alibi_slopes, num_heads), num_heads, what=f"alibi_slopes({num_heads})")
+    assert_raises_naming(lambda: build(alibi_slopes, num_heads), num_heads, what=f"alibi_slopes({num_heads})",
+                         called=("head",))
 
 
 @given(num_heads=st.integers(-64, 0))

@@ -14,8 +14,8 @@ from torch import nn
 
 from . import devices, tolerances
 from .calls import _accepts
-from .families import (BF16, F16, F32, F64, Excluded, assert_precise, excluded_at_runtime, over_families,
-                       precision_runs)
+from .families import (BF16, F16, F32, F64, Excluded, assert_precise, cast_diagnosis, excluded_at_runtime,
+                       over_families, precision_runs)
 
 CASTS = (
     ("m.to(torch.bfloat16)", BF16, lambda m: m.to(torch.bfloat16)),
@@ -36,6 +36,23 @@ def _module(family, factory, config, conventions, **kwargs):
     return obj
 
 
+def _built_again(family, factory, config, conventions, original, *, what, **kwargs):
+    """A second object like ``original``, built afresh and given its state (``load_state_dict``): never a copy of
+    it, since a module may hold what cannot be copied (a lock, a process-group handle) and a copy would fail in the
+    harness, not in the implementation. A plain callable or a table is its own twin."""
+    if not isinstance(original, nn.Module):
+        return original
+    twin = family.make(factory, config, conventions, **kwargs)
+    try:
+        twin.load_state_dict(original.state_dict())
+    except Exception as exc:
+        raise AssertionError(
+            f"{what}: to compare it with a second module, the specification built one afresh and loaded the "
+            f"first one's state_dict into it, which raised {type(exc).__name__}: {exc} (the specification never "
+            f"deep-copies a module: a module may hold what cannot be copied)") from exc
+    return twin
+
+
 def _moved(args, device):
     return tuple(a.to(device) if isinstance(a, torch.Tensor) else a for a in args)
 
@@ -51,10 +68,11 @@ def test_no_stray_tensors(family, embedspec_implementation, conventions, embedsp
     for config in family.supported_configs(embedspec_implementation):
         obj = family.make(factory, config, conventions, device=device)
         args = family.inputs(obj, config, device=device)
-        twin = copy.deepcopy(obj) if isinstance(obj, nn.Module) else obj  # untouched by the first call's caches
+        what = _what(family, config, f"on {device}, default device meta")
+        # the twin is untouched by the first call's caches
+        twin = _built_again(family, factory, config, conventions, obj, what=what, device=device)
         expected = family.run(twin, args)
         out, recorder, exc = devices.call_with_default_device_switched(lambda: family.run(obj, args), device)
-        what = _what(family, config, f"on {device}, default device meta")
         if recorder.found:
             raise AssertionError(f"{what}: {recorder.describe()}"
                                  + (f"; the call then raised {type(exc).__name__}: {exc}" if exc else ""))
@@ -76,7 +94,7 @@ def test_moves_with_module(family, embedspec_implementation, conventions, embeds
         module = _module(family, factory, config, conventions)
         what = _what(family, config, f"built on the CPU, moved with .to({target!r})")
         try:
-            moved = copy.deepcopy(module).to(target)
+            moved = module.to(target)
         except Exception as exc:
             raise AssertionError(f"{what}: the move raised {type(exc).__name__}: {exc}") from exc
         stale = devices.left_behind(moved, target)
@@ -97,8 +115,7 @@ def test_moves_with_module(family, embedspec_implementation, conventions, embeds
             f"{what}: the result is on {out.device}" + (f"; left behind: {', '.join(stale)}" if stale else ""))
         if target == "meta":
             continue
-        built = family.make(factory, config, conventions, device=target)
-        built.load_state_dict(module.state_dict())
+        built = _built_again(family, factory, config, conventions, moved, what=what, device=target)
         expected = family.run(built, args)
         atol = tolerances.across_devices_atol(family.atol(family.expected(built, args, config, conventions), args, F32,
                                                           config, conventions))
@@ -192,7 +209,7 @@ def test_accurate_at_large_positions_after_cast(family, embedspec_implementation
             assert out.dtype == dtype, f"{what}: output dtype {out.dtype}"
             expected = family.expected(obj, args, config, conventions)
             assert_precise(out, expected, family.precision_bound(expected, args, positions, dtype, conventions),
-                           positions, family.position_axis, what=what)
+                           positions, family.position_axis, what=what, cause=cast_diagnosis(obj))
 
 
 @over_families
@@ -202,9 +219,12 @@ def test_cpu_and_accelerator_agree(family, embedspec_implementation, conventions
     for config in family.supported_configs(embedspec_implementation):
         for dtype in (F32, BF16) if family.dtypes[0].is_floating_point else family.dtypes:
             torch.manual_seed(0)
-            on_cpu = family.make(factory, config, conventions, dtype=dtype if dtype.is_floating_point else None)
+            floating = dtype if dtype.is_floating_point else None
+            on_cpu = family.make(factory, config, conventions, dtype=floating)
+            what = _what(family, config, f"in {dtype}")
             if isinstance(on_cpu, nn.Module):
-                on_accelerator = copy.deepcopy(on_cpu).to(embedspec_accelerator)
+                on_accelerator = _built_again(family, factory, config, conventions, on_cpu, what=what,
+                                              dtype=floating).to(embedspec_accelerator)
             elif family.kind == "table":
                 on_accelerator = copy.copy(on_cpu)
                 on_accelerator.device = embedspec_accelerator
@@ -213,7 +233,6 @@ def test_cpu_and_accelerator_agree(family, embedspec_implementation, conventions
             args = family.inputs(on_cpu, config, dtype=dtype)
             out_cpu = family.run(on_cpu, args)
             out_accelerator = family.run(on_accelerator, _moved(args, embedspec_accelerator))
-            what = _what(family, config, f"in {dtype}")
             assert out_accelerator.device.type == torch.device(embedspec_accelerator).type, (
                 f"{what}: the result is on {out_accelerator.device}")
             atol = tolerances.across_devices_atol(

@@ -502,7 +502,8 @@ def test_edge_sizes(rope, conventions, supports, edge, case):
 @example(head_dim=63, seq=2)
 def test_odd_head_dim_rejected(rope, head_dim, seq):
     """ROPE-ODD-01 (should): an odd head_dim is rejected with a documented error naming it, since features rotate in pairs."""
-    assert_raises_naming(_built_and_called(rope, head_dim, seq), head_dim, what=f"odd head_dim {head_dim}")
+    assert_raises_naming(_built_and_called(rope, head_dim, seq), head_dim, what=f"odd head_dim {head_dim}",
+                         called=("dim",))
 
 
 @given(case=cases())
@@ -559,7 +560,7 @@ def test_illegal_rotary_dim_rejected(rope, dims):
         pytest.skip("the rope factory takes no rotary_dim")
     head_dim, rotary_dim = dims
     assert_raises_naming(_built_and_called(rope, head_dim, 2, rotary_dim=rotary_dim), rotary_dim,
-                         what=f"rotary_dim {rotary_dim} with head_dim {head_dim}")
+                         what=f"rotary_dim {rotary_dim} with head_dim {head_dim}", called=("rotary", "dim"))
 
 
 @given(head_dim=sts.odd_dims(), dims=illegal_rotary_dims(), rotary=st.booleans())

@@ -161,7 +161,7 @@ def bad_dims():
 @example(dim=3, height=2, width=2)
 def test_dim_not_multiple_of_4_rejected(sincos_2d, dim, height, width):
     """SC2D-DIM-01 (should): a dim that is odd or not a multiple of 4 is rejected with a documented error naming it: each half must itself hold (sin, cos) pairs."""
-    assert_raises_naming(lambda: sincos_2d(height, width, dim), dim, what=f"dim {dim}")
+    assert_raises_naming(lambda: sincos_2d(height, width, dim), dim, what=f"dim {dim}", called=("dim",))
 
 
 @given(dim=bad_dims(), height=grid_sides(4), width=grid_sides(4))
