@@ -941,7 +941,7 @@ class RelativePositionBucket(Family):
 class Sincos2D(Family):
     name = "sincos_2d"
     kind = "table"
-    configs = ({"label": "3x4 grid", "height": 3, "width": 4, "dim": 8},)
+    configs = ({"label": "3x4 grid", "height": 3, "width": 4, "dim": 16},)
     excluded = dict(_TABLE_EXCLUSIONS)
     position_axis = 0
 
