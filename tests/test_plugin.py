@@ -2,9 +2,13 @@
 
 import os
 import subprocess
+import sys
 import textwrap
+import types
 
 import pytest
+
+from embedspec.loading import ImplementationError, load_implementation
 
 SPEC_ARGS = ["--pyargs", "embedspec.spec.test_token_embedding", "-p", "no:cacheprovider"]
 
@@ -155,25 +159,32 @@ def test_console_script_finds_a_module_in_the_working_directory(pytester):
     assert "embedspec verdict: my_adapter" in result.stdout
 
 
-@pytest.mark.parametrize("impl", ["./my_adapter.py", "adapters/my_adapter.py:layers"])
-def test_a_file_path_is_an_implementation(pytester, impl):
-    """`--impl ./my_adapter.py` failed with "the 'package' argument is required"; a file path (with an optional
-    :attribute) is imported as the module it is, its folder first on sys.path for the imports beside it."""
-    folder = pytester.path / "adapters" if "adapters/" in impl else pytester.path
-    folder.mkdir(exist_ok=True)
-    (folder / "helper_beside.py").write_text("import embedspec.reference as r\n")
-    (folder / "my_adapter.py").write_text(
-        "import types\nfrom helper_beside import r\ntoken_embedding = r.token_embedding\n"
-        "layers = types.SimpleNamespace(token_embedding=r.token_embedding)\n")
-    result = _console_script(pytester, f"--impl={impl}", "-k", "TOK-LOOKUP")
+def test_a_file_path_is_an_implementation(pytester):
+    """`--impl ./my_adapter.py` failed with "the 'package' argument is required"."""
+    pytester.makepyfile(my_adapter=GOOD)
+    result = _console_script(pytester, "--impl=./my_adapter.py", "-k", "TOK-LOOKUP")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"embedspec: implementation {impl}, conventions " in result.stdout and " 1 passed" in result.stdout
+    assert "embedspec: implementation ./my_adapter.py, conventions " in result.stdout, result.stdout
+    assert " 1 passed" in result.stdout, result.stdout
 
 
-def test_a_missing_file_is_one_usage_error(run):
-    result = run("--impl=./nowhere.py")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*embedspec: the implementation file './nowhere.py' does not exist*"])
+def test_a_file_in_a_folder_imports_beside_it(tmp_path, monkeypatch):
+    """A file path with an :attribute, relative to the run's directory, is imported as the module it is, its folder
+    first on sys.path so that the modules beside it import; a file that is not there is one ImplementationError."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    folder = tmp_path / "adapters"
+    folder.mkdir()
+    (folder / "helper_beside_issue14.py").write_text("import embedspec.reference as r\n")
+    (folder / "adapter_in_a_folder_issue14.py").write_text(
+        "import types\nfrom helper_beside_issue14 import r\n"
+        "layers = types.SimpleNamespace(token_embedding=r.token_embedding)\n")
+    for name in ("helper_beside_issue14", "adapter_in_a_folder_issue14"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    implementation = load_implementation("adapters/adapter_in_a_folder_issue14.py:layers", tmp_path)
+    assert implementation.provided == ["token_embedding"]
+    assert sys.modules["adapter_in_a_folder_issue14"].__file__ == str(folder / "adapter_in_a_folder_issue14.py")
+    with pytest.raises(ImplementationError, match=r"the implementation file './nowhere.py' does not exist"):
+        load_implementation("./nowhere.py", tmp_path)
 
 
 HOOK_IMPORTING = """
@@ -239,13 +250,17 @@ def test_lazy_modules_in_sys_modules_do_not_stop_the_run(run, pytester):
     result.assert_outcomes(passed=1)
 
 
-def test_a_family_lookup_that_raises_names_the_adapter(run):
-    """An implementation object whose attributes import lazily, and fail: one usage error naming the adapter."""
-    module = "def __getattr__(name):\n    raise ImportError(f'optional dependency of {name} is missing')\n"
-    result = run("--impl=my_impl", module=module)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*embedspec: implementation 'my_impl': looking up its family 'token_embedding' "
-                                 "raised ImportError: optional dependency of token_embedding is missing*"])
+def test_a_family_lookup_that_raises_names_the_adapter():
+    """An implementation whose attributes import lazily, and fail: one ImplementationError (a usage error) naming
+    the adapter and the family, not a traceback."""
+    class Lazy(types.ModuleType):
+        def __getattr__(self, name):
+            raise ImportError(f"optional dependency of {name} is missing")
+
+    with pytest.raises(ImplementationError, match=r"implementation 'my_impl': looking up its family "
+                                                  r"'token_embedding' raised ImportError: optional dependency of "
+                                                  r"token_embedding is missing"):
+        load_implementation(Lazy("my_impl"))
 
 
 def test_torch_settings_change_only_inside_the_specification(pytester):
