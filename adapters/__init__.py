@@ -11,7 +11,7 @@ tables) exposes one implementation object per model, named as an attribute:
 
 Importing an adapter whose library is not installed raises ImportError with
 the command that installs it. ``IMPLEMENTATIONS`` below is the list the test
-suite, ``embedspec matrix`` and the README are generated from; each adapter's
+suite, ``embedspec matrix`` and docs/adapters.md are generated from; each adapter's
 known divergences are in ``adapters/xfails/<name>.toml``.
 
 This package imports no library itself, so it can always be imported.

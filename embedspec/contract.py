@@ -1,7 +1,8 @@
 """The implementation contract as data: family names, declared conventions and optional features.
 
 This module is the single source of the tables in ``../shared/contract.md``;
-the README documents them and the plugin validates adapters against them.
+docs/guide/conventions.md and docs/guide/capabilities.md document them, and the plugin validates
+adapters against them.
 """
 
 FAMILIES = (

@@ -6,7 +6,7 @@
     python scripts/benchmark.py --out BENCH.md --json bench.json
 
 Not a timed test: timings depend on the machine and its load, so they are
-measured and published (README, "Power and speed"), never asserted.
+measured and published (docs/dev/benchmarks.md), never asserted.
 
 What is measured, each in a fresh pytest process exactly as a user runs it:
 - ``spec``: ``pytest spec`` against the reference in the ``dev`` and ``ci``

@@ -6,7 +6,7 @@ imported twice. This runner keeps every module except the spec's own, which
 it imports afresh (the outer session may hold them, decorated under another
 Hypothesis profile and bound to another example database).
 
-Speed (see the README, "Power and speed"): an inline run is the specification
+Speed (see docs/dev/benchmarks.md): an inline run is the specification
 and little else. It leaves out pytest's long tracebacks (``--tb=no``: formatting
 one failure of a Hypothesis test costs more than running the test), assertion
 rewriting (``--assert=plain``: the spec's asserts carry their own messages, and

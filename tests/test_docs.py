@@ -114,3 +114,16 @@ def test_every_convention_of_the_contract_is_documented():
         assert key in rows, f"docs/guide/conventions.md has no row for the convention {key}"
         missing = [value for value in values if f"`{value}`" not in rows[key]]
         assert not missing, f"docs/guide/conventions.md: the row of {key} does not explain {', '.join(missing)}"
+
+
+def test_the_readme_shows_the_ci_job_of_the_guide():
+    job = re.search(r"```yaml\n.*?```", (ROOT / "docs" / "guide" / "ci.md").read_text(), re.S).group(0)
+    readme = (ROOT / "README.md").read_text()
+    assert job in readme, "README.md's GitHub Actions job differs from docs/guide/ci.md's: keep them one job"
+    assert len(readme.splitlines()) <= 300, "README.md is the short entry point: the manual lives in docs/"
+
+
+def test_the_readme_links_to_files_that_exist():
+    links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text())
+    assert links
+    assert not [link for link in links if not (ROOT / link).exists()]
