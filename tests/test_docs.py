@@ -89,6 +89,15 @@ def test_a_clause_shows_the_tolerances_its_code_uses(catalogue):
     assert by_id["TEN-BCAST-01"].exact  # assert_equal: bit for bit
 
 
+def test_what_a_clause_needs_is_a_feature_of_the_contract(catalogue):
+    from embedspec.contract import FEATURES
+
+    generator, _ = catalogue
+    needs = {feature: clause.id for clause in generator.clauses() for feature in clause.needs}
+    assert "token_embedding.padding_idx" in needs
+    assert set(needs) <= set(FEATURES), {feature: needs[feature] for feature in set(needs) - set(FEATURES)}
+
+
 def test_the_adapters_page_cites_every_xfails_entry_with_its_level(catalogue):
     generator, _ = catalogue
     section = generator.adapters_section(generator.clauses())

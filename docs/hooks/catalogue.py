@@ -253,12 +253,26 @@ def _value(node, constants):
         return ast.unparse(node)
 
 
+def _constants(tree):
+    """The module-level names bound to an expression: ``A = ...`` and ``A, B = ..., ...``."""
+    constants = {}
+    for node in tree.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                constants[target.id] = node.value
+            elif isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) \
+                    and len(target.elts) == len(node.value.elts):
+                constants.update((t.id, v) for t, v in zip(target.elts, node.value.elts) if isinstance(t, ast.Name))
+    return constants
+
+
 def _module_clauses(path):
     source = path.read_text()
     tree = ast.parse(source)
     helpers = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
-    constants = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
-                 for target in node.targets if isinstance(target, ast.Name)}
+    constants = _constants(tree)
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -532,8 +546,7 @@ def _declarations(module, attribute):
     ``conventions`` / ``unsupported``, or the arguments of ``attribute = Implementation(name, conventions,
     unsupported, **families)``."""
     tree = ast.parse((ADAPTERS / f"{module}.py").read_text())
-    constants = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
-                 for target in node.targets if isinstance(target, ast.Name)}
+    constants = _constants(tree)
     if not attribute:
         families = [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in FAMILIES]
         families += [name for name in constants if name in FAMILIES]
