@@ -191,10 +191,6 @@ class Clause:
     exact: bool = False  # compares bit for bit (assert_equal)
     page: Page = field(default=None, repr=False)
 
-    @property
-    def anchor(self):
-        return self.id
-
 
 def _decorator_call(node, name):
     return isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == name
@@ -243,14 +239,15 @@ class _Uses:
             self.family_tolerance = True
 
 
-def _value(node, constants):
-    """A decorator argument's value: a literal, or a module constant bound to one (``@needs(PADDING)``)."""
-    if isinstance(node, ast.Name) and node.id in constants:
-        node = constants[node.id]
+def _literal(node, constants):
+    """A node's value where it is a literal, or a module constant bound to one (``@needs(PADDING)``); else (no
+    node, an expression) None."""
+    if isinstance(node, ast.Name):
+        node = constants.get(node.id, node)
     try:
         return ast.literal_eval(node)
     except ValueError:
-        return ast.unparse(node)
+        return None
 
 
 def _constants(tree):
@@ -286,7 +283,8 @@ def _module_clauses(path):
         arguments = [a.arg for a in node.args.args + node.args.kwonlyargs]
         decorators = node.decorator_list
         cross = any(getattr(d, "id", None) == "over_families" for d in decorators)
-        needs = tuple(_value(arg, constants) for d in decorators if _decorator_call(d, "needs") for arg in d.args)
+        needs = tuple(_literal(arg, constants) or ast.unparse(arg)
+                      for d in decorators if _decorator_call(d, "needs") for arg in d.args)
         found.append(Clause(
             id=match.group(1), level=match.group(2), claim=" ".join(doc[match.end():].split()),
             module=path.name, function=node.name, line=node.lineno,
@@ -297,11 +295,11 @@ def _module_clauses(path):
     return found
 
 
-def clauses(spec=SPEC):
+def clauses():
     """Every clause of the specification, in module order and source order, each with its page."""
     by_module = {module: page for page in PAGES for module in page.modules}
     found = []
-    for path in sorted(spec.glob("test_*.py")):
+    for path in sorted(SPEC.glob("test_*.py")):
         for clause in sorted(_module_clauses(path), key=lambda c: c.line):
             clause.page = by_module.get(path.name) or _page_of_unlisted(path)
             found.append(clause)
@@ -350,7 +348,7 @@ def _families_of(clause):
 
 
 def _clause_block(clause):
-    lines = [f"### {clause.id} {{ #{clause.anchor} }}", "",
+    lines = [f"### {clause.id} {{ #{clause.id} }}", "",
              f"**{clause.level}** · {_families_of(clause)} · `spec/{clause.module}::{clause.function}`", "",
              _prose(clause.claim[:1].upper() + clause.claim[1:]), ""]
     tolerance = []
@@ -421,7 +419,7 @@ def _index_page(found):
     for clause in sorted(found, key=lambda c: c.id):
         claim = clause.claim[:1].upper() + clause.claim[1:]
         claim = claim if len(claim) <= 140 else claim[:137].rsplit(" ", 1)[0] + " ..."
-        lines.append(f"| [{clause.id}]({clause.page.slug}.md#{clause.anchor}) | {clause.level} | "
+        lines.append(f"| [{clause.id}]({clause.page.slug}.md#{clause.id}) | {clause.level} | "
                      f"{clause.page.title} | {_cell(_prose(claim))} |")
     return "\n".join(lines) + "\n"
 
@@ -455,7 +453,7 @@ def _tolerances_page(found):
         else:
             continue
         if name in users:
-            lines += ["Used by " + ", ".join(f"[{c.id}]({c.page.slug}.md#{c.anchor})" for c in users[name]) + ".", ""]
+            lines += ["Used by " + ", ".join(f"[{c.id}]({c.page.slug}.md#{c.id})" for c in users[name]) + ".", ""]
     return "\n".join(lines + _per_family_tolerances())
 
 
@@ -531,16 +529,6 @@ def _adapter_table():
     return rows
 
 
-def _declared(node, constants):
-    """A declaration's value where it is a literal (or a module constant bound to one); None otherwise."""
-    if isinstance(node, ast.Name):
-        node = constants.get(node.id, node)
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        return None
-
-
 def _declarations(module, attribute):
     """(families, conventions, unsupported) an adapter declares, read from its source: module-level factories and
     ``conventions`` / ``unsupported``, or the arguments of ``attribute = Implementation(name, conventions,
@@ -550,16 +538,16 @@ def _declarations(module, attribute):
     if not attribute:
         families = [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in FAMILIES]
         families += [name for name in constants if name in FAMILIES]
-        return (families, _declared(constants.get("conventions"), constants) or {},
-                _declared(constants.get("unsupported"), constants) or set())
+        return (families, _literal(constants.get("conventions"), constants) or {},
+                _literal(constants.get("unsupported"), constants) or set())
     call = constants.get(attribute)
     if not isinstance(call, ast.Call):
         return None  # built some other way: the page points to the source
     keywords = {k.arg: k.value for k in call.keywords}
     arguments = call.args[1:] + [None] * 2
     unsupported = keywords.get("unsupported", arguments[1])
-    return ([name for name in keywords if name in FAMILIES], _declared(arguments[0], constants) or {},
-            (_declared(unsupported, constants) if unsupported is not None else None) or set())
+    return ([name for name in keywords if name in FAMILIES], _literal(arguments[0], constants) or {},
+            _literal(unsupported, constants) or set())
 
 
 def _declaration_lines(declared, module):
@@ -611,7 +599,7 @@ def features_table(found):
     rows = ["| feature | what an implementation lacks when it names it | clauses skipped as a whole |",
             "| --- | --- | --- |"]
     for feature, meaning in FEATURES.items():
-        cited = ", ".join(f"[{c.id}](../{c.page.path}#{c.anchor})" for c in needing[feature]) or "—"
+        cited = ", ".join(f"[{c.id}](../{c.page.path}#{c.id})" for c in needing[feature]) or "—"
         rows.append(f"| `{feature}` | {_cell(meaning)} | {cited} |")
     return "\n".join(rows)
 
