@@ -306,17 +306,20 @@ def clauses():
     return found
 
 
+def _module_docstring(path):
+    return ast.get_docstring(ast.parse(path.read_text())) or ""
+
+
 def _page_of_unlisted(path):
     """A spec module no page lists yet still gets a page, so that none of its clauses is missing."""
-    doc = ast.get_docstring(ast.parse(path.read_text())) or path.stem
+    doc = _module_docstring(path) or path.stem
     return Page(path.stem.removeprefix("test_").replace("_", "-"), doc.splitlines()[0].rstrip("."), (path.name,),
                 "", (), ())
 
 
 def _tolerance_paragraphs(path):
     """The paragraphs of a spec module's docstring that derive its tolerance."""
-    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-    return [" ".join(p.split()) for p in doc.split("\n\n") if "tolerance" in p.lower()]
+    return [" ".join(p.split()) for p in _module_docstring(path).split("\n\n") if "tolerance" in p.lower()]
 
 
 # --- writing the pages ---------------------------------------------------------------------------
@@ -396,7 +399,7 @@ def _family_page(page, listed):
 
 def _module_title(path):
     """A spec module's subject, from its docstring's first line ("Device placement, across every family: ...")."""
-    first = (ast.get_docstring(ast.parse(path.read_text())) or path.stem).splitlines()[0]
+    first = (_module_docstring(path) or path.stem).splitlines()[0]
     return re.split(r"[:(]", first)[0].strip().rstrip(".")
 
 
