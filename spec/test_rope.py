@@ -565,6 +565,7 @@ def test_illegal_rotary_dim_rejected(rope, dims):
 
 @given(head_dim=sts.odd_dims(), dims=illegal_rotary_dims(), rotary=st.booleans())
 @example(head_dim=3, dims=(8, 3), rotary=False)
+@example(head_dim=3, dims=(8, 3), rotary=True)  # an odd rotary_dim: RotaryEmbedding(3) of x-transformers rotates 4
 @example(head_dim=3, dims=(8, 10), rotary=True)
 def test_bad_sizes_refused(rope, head_dim, dims, rotary):
     """ROPE-REFUSE-01 (must): an odd head_dim, and a rotary_dim (where the factory accepts it) that is odd, larger than head_dim or negative, are refused by some exception, never turned into a rotation of other features than the ones asked for."""

@@ -44,10 +44,8 @@ def _dim(conventions, dim):
 
 
 def _oracle(conventions, positions, dim, base=10000.0):
-    """The float64 table; empty where the schedule is undefined (the endpoint one below dim 4), which the diagnosis
-    by convention then skips."""
-    if dim < _smallest_dim(conventions):
-        return torch.empty(0, dtype=F64)
+    """The float64 table (a ValueError where the schedule is undefined, the endpoint one below dim 4, which the
+    diagnosis by convention skips)."""
     return oracles.sinusoidal_table(positions, dim, base, conventions["sinusoidal.layout"],
                                     conventions["sinusoidal.frequencies"])
 
