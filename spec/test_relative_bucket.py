@@ -239,7 +239,7 @@ def test_defaults_are_t5s(relative_position_bucket, supports, settings, passed):
         passed = passed | {"bidirectional"}
     effective = {k: v if k in passed else DEFAULTS[k] for k, v in zip(KEYWORDS, settings)}
     _, exact = _half_and_exact(effective["bidirectional"], effective["num_buckets"])
-    assume(effective["max_distance"] > exact)
+    assume(exact >= 1 and effective["max_distance"] > exact)  # the ordinary domain, in the direction called
     rp = _every_distance(effective["max_distance"])
     explicit = _buckets(relative_position_bucket, rp, *effective.values()).to(torch.int64)
     out = relative_position_bucket(rp.clone(), **{k: effective[k] for k in passed})
