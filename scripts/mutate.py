@@ -350,7 +350,8 @@ def child_main(folder, families, spec_files, timeout, all_clauses):
     os.dup2(log, 2)
     args = [*spec_files, f"--impl={PACKAGE}", "--hypothesis-seed=0", "--hypothesis-profile=power",
             "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", "-p", "no:unraisableexception",
-            "-q", "--tb=line", "-rfE", "--assert=plain", "-o", "addopts=", "-W", "ignore"]
+            "-q", "--tb=line", "-rfE", "--assert=plain", "-o", "addopts=", "-W", "ignore",
+            "--level=should"]  # a mutant that fails only a should clause is killed all the same
     if not all_clauses:
         args.append("-x")
     if timeout:
