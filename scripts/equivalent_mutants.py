@@ -117,6 +117,12 @@ EQUIVALENT = {
     "rope.py:RotaryEmbedding._apply: True -> False":
         "the default of recurse: nn.Module.to() and .half() call _apply(fn) and RotaryEmbedding has no child modules, "
         "so recursing or not reaches the same tensors",
+    "rope.py:RotaryEmbedding.forward: 0 -> 1":
+        "the length of a call with no positions, for the per-call scaling types: an empty call rotates nothing, so its "
+        "frequencies are never used",
+    "rope.py:RotaryEmbedding.forward: 0 -> -1":
+        "the length of a call with no positions, for the per-call scaling types: an empty call rotates nothing, so its "
+        "frequencies are never used",
     "rope.py:RotaryEmbedding.forward: positions.float() -> positions":
         "integer positions times the float32 inv_freq are promoted to float32: the same product",
     "rope.py:RotaryEmbedding.forward: x[..., :self.rotary_dim].float() -> x[..., :self.rotary_dim]":
