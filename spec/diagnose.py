@@ -34,8 +34,14 @@ def assert_close_by_convention(actual, oracle, conventions, keys, *, atol, what=
     try:
         assert_close(actual, oracle(conventions), atol=atol, what=what)
     except AssertionError as failure:
-        match = matching_conventions(actual, oracle, conventions, keys, atol)
-        if match is None:
-            raise
-        declare = ", ".join(f"`{key} = {value}`" for key, value in match.items())
-        raise AssertionError(f"{failure}; the output matches {declare}: declare it in `conventions`") from None
+        raise_naming_convention(failure, actual, oracle, conventions, keys, atol)
+
+
+def raise_naming_convention(failure, actual, oracle, conventions, keys, atol):
+    """Re-raise the value ``failure``, naming the legal convention of ``keys`` that ``actual`` matches within ``atol``
+    (unchanged when none does), for properties with a closeness check of their own."""
+    match = matching_conventions(actual, oracle, conventions, keys, atol)
+    if match is None:
+        raise failure
+    declare = ", ".join(f"`{key} = {value}`" for key, value in match.items())
+    raise AssertionError(f"{failure}; the output matches {declare}: declare it in `conventions`") from None

@@ -39,7 +39,7 @@ from . import strategies as sts
 from . import tolerances
 from .calls import (assert_close, assert_equal, assert_raises_naming, assert_refused, build, call_documented,
                     names_value)
-from .diagnose import matching_conventions
+from .diagnose import raise_naming_convention
 
 F32, F64, BF16, F16 = torch.float32, torch.float64, torch.bfloat16, torch.float16
 DEFAULT_BASE = 10000.0
@@ -197,13 +197,9 @@ def _assert_declared_rotation(out, x, positions, conventions, *, base=DEFAULT_BA
                          _bound(x, positions, pairing, base, dtype, rotary_dim), positions, what=what)
     except AssertionError as failure:
         atol = float(_any_pairing_bound(x, positions, base=base, dtype=dtype, rotary_dim=rotary_dim).max())
-        match = matching_conventions(out.detach(), lambda c: oracles.rope(x, positions, base, c["rope.pairing"],
-                                                                          rotary_dim),
-                                     conventions, ("rope.pairing",), atol)
-        if match is None:
-            raise
-        declare = ", ".join(f"`{key} = {value}`" for key, value in match.items())
-        raise AssertionError(f"{failure}; the output matches {declare}: declare it in `conventions`") from None
+        raise_naming_convention(failure, out.detach(),
+                                lambda c: oracles.rope(x, positions, base, c["rope.pairing"], rotary_dim),
+                                conventions, ("rope.pairing",), atol)
 
 
 def _accepts_rotary_dim(factory):
