@@ -15,7 +15,7 @@ Two instruments:
   on that device. On a CPU-only machine the device is meta: a tensor the move left
   behind (a table kept as a plain attribute) shows as an error naming the device, or
   as an output that is not on meta. Where the call itself needs values (validation
-  calls ``.item()``, which meta cannot answer), the run is inconclusive and the
+  calls ``.item()``, which meta cannot answer, or enters autocast, which meta has not), the run is inconclusive and the
   tensors held outside the module's parameters and buffers are inspected instead.
 """
 
@@ -25,9 +25,11 @@ from torch.utils._pytree import tree_leaves
 
 STRAY = "meta"
 
-# Messages of errors that only say the meta device has no values.
-_NEEDS_VALUES = ("cannot be called on meta tensors", "copy out of meta tensor", "data-independent",
-                 "data-dependent", "no data")
+# Messages of errors that only say what the meta device cannot do: answer a question about values, or enter
+# torch.autocast("meta") (even disabled: there is no autocast dtype for meta), as code that turns autocast off
+# around its angles does on the inputs' device.
+_META_CANNOT = ("cannot be called on meta tensors", "copy out of meta tensor", "data-independent",
+                "data-dependent", "no data", "unsupported scalarType")
 
 
 def _name(func):
@@ -111,10 +113,10 @@ def left_behind(module, device):
         f"attribute {name} on {t.device}" for name, t in held_tensors(module) if t.device.type != device.type]
 
 
-def needs_values(exc):
-    """Whether an error only says that the meta device cannot answer a question about values."""
+def meta_cannot_run(exc):
+    """Whether an error only says that the meta device cannot run the call: a question about values, or autocast."""
     message = str(exc)
-    return any(fragment in message for fragment in _NEEDS_VALUES)
+    return any(fragment in message for fragment in _META_CANNOT)
 
 
 def mentions_device(exc):

@@ -153,6 +153,7 @@ def test_small_distances_exact(relative_position_bucket, supports, settings):
 @given(settings=bucket_settings(), beyond=st.integers(0, 4096))
 @example(settings=(True, 32, 128), beyond=0)
 @example(settings=(True, 32, 48), beyond=1)
+@example(settings=(False, 2, 8), beyond=3)  # the fewest buckets: one exact bucket, then saturation
 def test_saturates_at_max_distance(relative_position_bucket, supports, settings, beyond):
     """T5B-SAT-01 (must): every distance at or past max_distance falls in the last bucket of its direction, however far."""
     settings = _in_supported_direction(supports, settings)
@@ -189,6 +190,8 @@ def test_monotone_in_distance(relative_position_bucket, supports, settings):
 @given(settings=bucket_settings())
 @example(settings=(True, 32, 128))
 @example(settings=(False, 32, 128))
+@example(settings=(False, 2, 8))  # the fewest buckets: distance 0 is the only exact bucket
+@example(settings=(True, 4, 8))
 def test_direction_split(relative_position_bucket, supports, settings):
     """T5B-SIGN-01 (must): bidirectionally, a key after the query (relative position d > 0) gets the bucket of the key at -d plus half the buckets, and keys at or before the query stay in the lower half; unidirectionally, every key after the query is bucket 0."""
     settings = _in_supported_direction(supports, settings)

@@ -24,7 +24,7 @@ import torch
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from . import oracles_relative
+from . import devices, oracles_relative
 from . import oracles_scaling as oracles
 from . import strategies as sts
 from . import tolerances
@@ -644,6 +644,44 @@ def test_autocast_keeps_float32_angles(rope, conventions, supports, choice, data
     assert out.dtype == F32, f"{rope_type}: output dtype {out.dtype} for a float32 input under bfloat16 autocast"
     _assert_rotation(out, x, positions, setting.expected(setting.max_seq_len), conventions,
                      what=f"{rope_type} scaling under bfloat16 autocast, {setting}")
+
+
+def _placed(setting, rope, target, how):
+    """The setting's rope on ``target``: built there with device= (``how`` "built"), or built on the CPU and moved
+    with .to() ("moved"); None where the factory takes no device= (building there is then DEV-MOVE-01's business)."""
+    if how == "built":
+        if not _accepts(rope, "device"):
+            return None
+        return build(rope, setting.head_dim, base=setting.base, max_seq_len=setting.max_seq_len,
+                     scaling=copy.deepcopy(setting.scaling), device=target)
+    f = setting.build(rope)
+    return f.to(target) if isinstance(f, torch.nn.Module) else f
+
+
+@pytest.mark.parametrize("how", ["built", "moved"])
+@pytest.mark.parametrize("rope_type", _types(*oracles.TYPES))
+def test_scaled_frequencies_on_device(rope, conventions, embedspec_device, rope_type, how):
+    """ROPE-SCALE-DEV-01 (must): a scaled rope built with device= or moved with .to(device) holds its scaled frequencies on that device and computes every call's there (meta, on a CPU-only machine): the scaling pins nothing to the CPU, and on an accelerator each call gives the rotation it gives on the CPU."""
+    _provided(rope, rope_type)
+    setting = CANNED[rope_type]
+    target = "meta" if embedspec_device == "cpu" else embedspec_device
+    f = _placed(setting, rope, target, how)
+    if f is None:
+        pytest.skip("the rope factory takes no device= keyword: a module built on the CPU and moved is the other case")
+    what = f"{rope_type} scaling, {how} on {target}"
+    if isinstance(f, torch.nn.Module):
+        elsewhere = devices.registered_elsewhere(f, target)
+        assert not elsewhere, f"{what}: {', '.join(elsewhere)}"
+    x, positions = CASE.x(setting.head_dim), CASE.positions(setting.beyond_original())
+    try:
+        out = f(x.to(target), positions.to(target))
+    except Exception as exc:
+        if target == "meta" and devices.meta_cannot_run(exc):
+            return  # the call needs what meta has not (the length n of a per-call type, autocast): what it holds was judged
+        raise AssertionError(f"{what}: the call raised {type(exc).__name__}: {exc}") from exc
+    assert out.device.type == torch.device(target).type, f"{what}: the result is on {out.device}"
+    if target != "meta":
+        _assert_rotation(out.cpu(), x, positions, setting.expected(int(positions.max()) + 1), conventions, what=what)
 
 
 # -------------------------------------------------------------------------------------------------------------------

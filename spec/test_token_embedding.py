@@ -89,6 +89,7 @@ def test_padding_row_gets_no_gradient(token_embedding, vocab, dim, seed, data):
 
 @given(vocab=st.integers(2, 8), dim=st.integers(2, 6), seed=sts.seeds(), shape=sts.ordinary_shapes(max_side=5))
 @example(vocab=2, dim=2, seed=0, shape=(6,))
+@example(vocab=3, dim=2, seed=0, shape=(2, 5))  # a batch of sequences longer than a lookup chunk of 4
 def test_repeated_ids_accumulate_gradient(token_embedding, conventions, vocab, dim, seed, shape):
     """TOK-GRAD-01 (must): each row's gradient is the sum of the upstream gradients at every occurrence of its id (times the scale), so repeated ids accumulate."""
     module = build(token_embedding, vocab, dim)

@@ -1,5 +1,6 @@
 """The device-placement checker (spec/devices.py): what it names, and the false positives it must not raise."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -64,12 +65,13 @@ def test_left_behind_names_plain_attributes():
     assert devices.left_behind(module, "meta") == ["attribute table on cpu"]
 
 
-def test_needs_values_recognises_meta_questions():
+def test_meta_cannot_run_recognises_meta_limits():
     meta = torch.zeros(3, device="meta")
-    try:
+    with pytest.raises(Exception) as values:
         meta.max().item()
-    except Exception as exc:
-        assert devices.needs_values(exc)
-    else:
-        raise AssertionError("item() on meta answered")
-    assert not devices.needs_values(RuntimeError("Tensor on device cpu is not on the expected device meta!"))
+    assert devices.meta_cannot_run(values.value)
+    with pytest.raises(Exception) as autocast:
+        with torch.autocast(meta.device.type, enabled=False):
+            pass
+    assert devices.meta_cannot_run(autocast.value)
+    assert not devices.meta_cannot_run(RuntimeError("Tensor on device cpu is not on the expected device meta!"))

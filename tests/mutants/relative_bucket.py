@@ -45,10 +45,12 @@ def buckets(**knobs):
     return dict(relative_position_bucket=relative_position_bucket)
 
 
-@mutant(catches={"T5B-VAL-01", "T5B-EXACT-01", "T5B-MONO-01", "T5B-RANGE-01", "T5B-EDGE-02"}, spec=SPEC)
+@mutant(catches={"T5B-VAL-01", "T5B-EXACT-01", "T5B-MONO-01", "T5B-RANGE-01", "T5B-EDGE-02", "T5B-SAT-01",
+                 "T5B-SIGN-01"}, spec=SPEC)
 def exact_region_one_short():
     """Off by one at the end of the exact buckets (n < max_exact - 1): distance max_exact - 1 goes to the log branch,
-    whose negative log(n / max_exact) truncates to max_exact or below. (n <= max_exact instead of n < max_exact is
+    whose negative log(n / max_exact) truncates to max_exact or below. With the fewest buckets (one exact bucket),
+    distance 0 itself takes log(0): a key after the query in unidirectional attention gets bucket -2^63. (n <= max_exact instead of n < max_exact is
     an equivalent mutant: log(1) = 0.)"""
     return buckets(exact_end=-1)
 

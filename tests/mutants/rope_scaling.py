@@ -90,10 +90,12 @@ class ScaledRope(nn.Module):
     angles:    "product" (positions * frequencies, elementwise) or "matmul" (frequencies @ positions, which
                autocast runs in bfloat16)
     validation: "raise" (the reference's ValueError), "assert" (AssertionError), "ignore" (warn, plain RoPE)
+    placement: "device" (the frequencies go to device=) or "cpu" (the scaled ones stay where they were computed)
     """
 
     def __init__(self, head_dim, *, base, max_seq_len, scaling, bug=None, memory="call", attention=1,
-                 frequency_dtype="float32", angles="product", validation="raise", pairing="half"):
+                 frequency_dtype="float32", angles="product", validation="raise", pairing="half",
+                 placement="device", device=None):
         super().__init__()
         try:
             self.scaled = None if scaling is None else Frequencies(scaling, head_dim, base, max_seq_len, bug=bug)
@@ -109,6 +111,8 @@ class ScaledRope(nn.Module):
         self.per_call = self.scaled is not None and (self.scaled.type in PER_CALL or bug == "yarn_factor_from_call")
         static = self.scaled is not None and not self.per_call
         inv_freq, self.attention_factor = self.scaled.frequencies(None) if static else (plain, 1.0)
+        if placement == "device" or not static:
+            inv_freq = inv_freq.to(device)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
         self.memory, self.attention, self.frequency_dtype = memory, attention, frequency_dtype
         self.angles, self.pairing = angles, pairing
@@ -159,8 +163,8 @@ class ScaledRope(nn.Module):
 
 
 def rope(**knobs):
-    def factory(head_dim, *, base=10000.0, max_seq_len=4096, scaling=None):
-        return ScaledRope(head_dim, base=base, max_seq_len=max_seq_len, scaling=scaling, **knobs)
+    def factory(head_dim, *, base=10000.0, max_seq_len=4096, scaling=None, device=None):
+        return ScaledRope(head_dim, base=base, max_seq_len=max_seq_len, scaling=scaling, device=device, **knobs)
     return factory
 
 
@@ -283,6 +287,13 @@ def scaled_frequencies_cast_with_module():
 def angles_from_autocast_matmul():
     """The angles come from inv_freq @ positions, a matmul that CPU autocast runs in bfloat16 (transformers#29285)."""
     return dict(rope=rope(angles="matmul"))
+
+
+@mutant(catches="ROPE-SCALE-DEV-01", spec=SPEC)
+def scaled_frequencies_left_on_cpu():
+    """device= moves the plain frequencies but not the statically scaled ones, computed on the CPU at construction:
+    on an accelerator every call mixes devices."""
+    return dict(rope=rope(placement="cpu"))
 
 
 @mutant(catches="ROPE-SCALE-ERR-01", spec=SPEC)

@@ -121,9 +121,9 @@ def weight_not_a_parameter():
     return dict(token_embedding=lambda n, d, *, padding_idx=None: Embedding(n, d, padding_idx))
 
 
-@mutant(catches="TOK-BATCH-01", spec=SPEC)
+@mutant(catches={"TOK-BATCH-01", "TOK-GRAD-01"}, spec=SPEC)
 def chunked_lookup_mixes_batch():
-    """Long batches (S > 4) are looked up in chunks whose offsets are computed on the flattened batch, so later sequences read earlier ones' rows."""
+    """Long batches (S > 4) are looked up in chunks whose offsets are computed on the flattened batch, so later sequences read earlier ones' rows (and send their gradient to the first sequence's rows)."""
     def lookup(m, ids):
         out = _checked(m, ids)
         if ids.dim() == 2 and ids.shape[0] > 1 and ids.shape[1] > 4:
