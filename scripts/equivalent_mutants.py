@@ -19,6 +19,15 @@ _ONE_IS_ODD = "rejects 1 as well, which is odd and rejected by the parity test w
 _NO_CACHE = ("the reference forms its angles in every call and keeps no cache, so max_seq_len changes nothing it computes "
              "(ROPE-BEYOND-01 accepts the exact rotation at any position)")
 
+_FLOAT32_INSIDE = ("the scaled frequencies formed in float32 instead of float64 before the float32 cast: the rotation stays "
+                   "within scaled_rotation_atol, which owes the scaled frequency in float32 (the contract asks for "
+                   "float32 angles, not float64 ones)")
+_RANGE_FREE = ("a range check on a type's secondary key (YaRN's betas and mscales, Llama 3.1's frequency factors): "
+               "the contract's bad configurations are those of ROPE-SCALE-ERR-01, and transformers only warns about "
+               "these, so refusing them is the reference's own strictness")
+_STILL_NAMES_KEY = "the message still names the key, which is what ROPE-SCALE-ERR-01 asks a message to name"
+_SAME_AT_ONE = "the boundary value itself gives the same number: at factor 1, 0.1 ln(1) + 1 and sqrt(1 + ln(1) / ln L) are 1"
+
 EQUIVALENT = {
     # sinusoidal.py
     "sinusoidal.py:sinusoidal_encoding: 0 -> 1":
@@ -153,4 +162,67 @@ EQUIVALENT = {
     "tied.py:TiedEmbedding.__init__: Projection(embedding_dim, num_embeddings, bias=False, device=device, dtype=dtype) "
     "-> Projection(embedding_dim, num_embeddings, bias=False, device=device)":
         "the same: the weight made in the default dtype is replaced by the embedding's before the constructor returns",
+    # rope_scaling.py
+    "rope_scaling.py:_factors: torch.tensor(value, dtype=torch.float64) -> torch.tensor(value)": _FLOAT32_INSIDE,
+    "rope_scaling.py:_factors: torch.float64 -> torch.float32": _FLOAT32_INSIDE,
+    "rope_scaling.py:ScaledFrequencies.__init__: torch.arange(0, dim, 2, dtype=torch.float64) -> torch.arange(0, dim, 2)":
+        _FLOAT32_INSIDE,
+    "rope_scaling.py:ScaledFrequencies.__init__: torch.float64 -> torch.float32": _FLOAT32_INSIDE,
+    "rope_scaling.py:ScaledFrequencies._dynamic: torch.arange(0, self.dim, 2, dtype=torch.float64) -> "
+    "torch.arange(0, self.dim, 2)": _FLOAT32_INSIDE,
+    "rope_scaling.py:ScaledFrequencies._dynamic: torch.float64 -> torch.float32": _FLOAT32_INSIDE,
+    "rope_scaling.py:ScaledFrequencies._yarn: torch.arange(self.dim // 2, dtype=torch.float64) -> "
+    "torch.arange(self.dim // 2)": _FLOAT32_INSIDE,
+    "rope_scaling.py:ScaledFrequencies._yarn: torch.float64 -> torch.float32": _FLOAT32_INSIDE,
+    "rope_scaling.py:ScaledFrequencies._yarn: self.dim // 2 -> self.dim / 2":
+        "torch.arange(8.0) is the pair indices 0 to 7 as floats: the same ramp",
+    "rope_scaling.py:ScaledFrequencies.frequencies: scaled.float() -> scaled":
+        "float64 frequencies give float64 angles: more accurate than the float32 the contract requires",
+    "rope_scaling.py:ScaledFrequencies._dynamic: seq_len <= self.original -> seq_len < self.original":
+        "at seq_len = original the stretch s n / L - (s - 1) is 1 and the base unchanged: the plain frequencies either way",
+    "rope_scaling.py:ScaledFrequencies._mscale: self.factor <= 1 -> self.factor < 1": _SAME_AT_ONE,
+    "rope_scaling.py:ScaledFrequencies._mscale: 1 -> 0":
+        "`factor <= 0` never holds (factors below 1 are refused), and at factor 1 the formula gives 1: " + _SAME_AT_ONE,
+    "rope_scaling.py:ScaledFrequencies._check_longrope: self.factor > 1 -> self.factor >= 1": _SAME_AT_ONE,
+    "rope_scaling.py:ScaledFrequencies._yarn: 0.001 -> 0.0001":
+        "with low == high the ramp (k - low) / 0.0001 is a step at the same integer k as with 0.001",
+    "rope_scaling.py:ScaledFrequencies._llama3: wavelength > self.original / self.low_freq_factor -> "
+    "wavelength >= self.original / self.low_freq_factor":
+        "at that wavelength the smooth factor is 0 and the middle band's formula gives w / s, the low band's value",
+    "rope_scaling.py:ScaledFrequencies._llama3: wavelength < self.original / self.high_freq_factor -> "
+    "wavelength <= self.original / self.high_freq_factor":
+        "at that wavelength the smooth factor is 1 and the middle band's formula gives w, the high band's value",
+    "rope_scaling.py:ScaledFrequencies._check_longrope: self.dim // 2 -> self.dim / 2":
+        "a list's length compares equal to 8.0 as to 8; only the count in the message reads 8.0",
+    "rope_scaling.py:ScaledFrequencies._check_longrope: self.dim // 2 -> self.dim / 2 #2":
+        "a list's length compares equal to 8.0 as to 8; only the count in the message reads 8.0",
+    "rope_scaling.py:ScaledFrequencies.__init__: f\"rope_scaling['rope_type'] must be one of {', '.join(TYPES)}, got "
+    "{self.type!r}\" -> \"rope_scaling['rope_type'] must be one of , got \"": _STILL_NAMES_KEY,
+    "rope_scaling.py:ScaledFrequencies.__init__: f\"rope_scaling['original_max_position_embeddings'] must be a positive "
+    "integer, got {ori... -> \"rope_scaling['original_max_position_embeddings'] must be a positive integer, got \"":
+        _STILL_NAMES_KEY,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: _number(scaling, 'beta_fast', above=0) -> "
+    "_number(scaling, 'beta_fast')": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: 0 -> 1": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: 0 -> -1": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: _number(scaling, 'beta_slow', above=0) -> "
+    "_number(scaling, 'beta_slow')": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: 0 -> -1 #2": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: self.beta_fast <= self.beta_slow -> "
+    "self.beta_fast < self.beta_slow": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: raise ValueError(f\"rope_scaling['beta_fast'] ({self.beta_fast}) "
+    "must exceed beta_slow (... -> pass": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: f\"rope_scaling['beta_fast'] ({self.beta_fast}) must exceed "
+    "beta_slow ({self.beta_slow})\" -> \"rope_scaling['beta_fast'] () must exceed beta_slow ()\"": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: _number(scaling, 'mscale', above=0) -> _number(scaling, 'mscale')":
+        _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: 0 -> -1 #4": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: _number(scaling, 'mscale_all_dim', above=0) -> "
+    "_number(scaling, 'mscale_all_dim')": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_yarn: 0 -> -1 #5": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_llama3: _number(scaling, 'low_freq_factor', above=0) -> "
+    "_number(scaling, 'low_freq_factor')": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_llama3: 0 -> -1": _RANGE_FREE,
+    "rope_scaling.py:ScaledFrequencies._check_llama3: _number(scaling, 'high_freq_factor', above=self.low_freq_factor) "
+    "-> _number(scaling, 'high_freq_factor')": _RANGE_FREE,
 }

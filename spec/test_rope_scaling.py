@@ -162,8 +162,9 @@ def type_keys(draw, rope_type, head_dim, factor):
         attention = draw(st.sampled_from(["default", "mscale"] + (["explicit"] if factor != 1 else [])))
         if attention == "explicit":
             keys["attention_factor"] = draw(st.sampled_from([0.8, 1.0, 1.3, 2.0]))
-        elif attention == "mscale":  # DeepSeek's pair: the factor is their ratio
-            keys["mscale"], keys["mscale_all_dim"] = draw(st.sampled_from([(1.0, 1.0), (1.0, 0.707), (0.707, 1.0)]))
+        elif attention == "mscale":  # DeepSeek's pair: the factor is their ratio; a lone mscale changes nothing
+            pair = draw(st.sampled_from([(1.0, 1.0), (1.0, 0.707), (0.707, 1.0), (0.707, None), (None, 0.707)]))
+            keys.update({key: value for key, value in zip(("mscale", "mscale_all_dim"), pair) if value is not None})
         return keys
     if rope_type == "llama3":
         low = draw(st.sampled_from([1.0, 0.5, 2.0]))
@@ -291,14 +292,38 @@ def test_factor_one_is_plain(rope, conventions, supports, choice, data, case):
                      what=f"{rope_type} scaling with factor 1 against plain RoPE, {setting}", scale=1.0)
 
 
+# Settings at the edges of a type's formula, tried after its CANNED one by ROPE-SCALE-VAL-01 (an int ``data``
+# picks one): YaRN's correction range clamped at the top (base 10: the beta_slow pair index 17.7 > dim - 1),
+# collapsed to one index (original 32: both beta pairs below index 0, so low == high == 0), and a lone mscale
+# (ignored without mscale_all_dim); dynamic NTK from an original length of one token; LongRoPE's implied factor
+# (max_seq_len / original) of 2, and of 1/2 (no attention factor below 1).
+EDGES = {
+    "yarn": [Setting(16, 10.0, 4096, {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1024}),
+             Setting(16, 10000.0, 256, {"rope_type": "yarn", "factor": 4.0, "beta_slow": 8.0,
+                                        "original_max_position_embeddings": 32}),
+             Setting(16, 10000.0, 16384, {"rope_type": "yarn", "factor": 8.0, "mscale": 0.707,
+                                          "original_max_position_embeddings": 4096})],
+    "dynamic": [Setting(16, 10000.0, 64, {"rope_type": "dynamic", "factor": 2.0,
+                                          "original_max_position_embeddings": 1})],
+    "longrope": [Setting(16, 10000.0, 8192, {"rope_type": "longrope", "short_factor": _SHORT, "long_factor": _LONG,
+                                             "original_max_position_embeddings": 4096}),
+                 Setting(16, 10000.0, 2048, {"rope_type": "longrope", "short_factor": _SHORT, "long_factor": _LONG,
+                                             "original_max_position_embeddings": 4096})],
+}
+
+
 @pytest.mark.parametrize("rope_type", _types(*oracles.TYPES))
 @given(data=st.data(), case=cases())
 @example(data=None, case=CASE)
+@example(data=0, case=CASE)
+@example(data=1, case=CASE)
+@example(data=2, case=CASE)
 def test_values_match_oracle(rope, conventions, rope_type, data, case):
     """ROPE-SCALE-VAL-01 (must): each scaling type rotates every pair by p w'_k, w'_k its scaled frequency for the call (the float64 oracle of its source, with transformers' keys and defaults), sized by its attention factor where `rope.attention_factor = output`."""
     _provided(rope, rope_type)
-    if data is None:  # the per-call types at their switch (n = L + 1), the static ones far past L
-        setting = CANNED[rope_type]
+    if data is None or isinstance(data, int):  # the per-call types at their switch (n = L + 1), the others past L
+        edges = EDGES.get(rope_type, [])
+        setting = edges[data] if isinstance(data, int) and data < len(edges) else CANNED[rope_type]
         top = setting.original if rope_type in oracles.PER_CALL else setting.beyond_original()
     else:
         setting = data.draw(settings(rope_type), label="setting")
@@ -690,10 +715,16 @@ def test_scaled_frequencies_on_device(rope, conventions, embedspec_device, rope_
 UNKNOWN_TYPES = ["ntk", "Linear", "yarn2", "dynamic-ntk", "longrope3", ""]
 REQUIRED = {"linear": ["factor"], "dynamic": ["factor"], "yarn": ["factor"],
             "llama3": ["factor", "low_freq_factor", "high_freq_factor"], "longrope": ["short_factor", "long_factor"]}
+# Values no configuration may hold: a factor below 1, not a number (NaN; a quoted number, as JSON configs have),
+# an original length that is null or not positive, an attention factor of 0 (every output zero).
+BAD_NUMBERS = {"factor": [0.5, 0.0, -2.0, 0.999, math.nan, "4.0"],
+               "original_max_position_embeddings": [None, 0, "negative"], "attention_factor": [0.0]}
 
 
 def _spoilt(setting, kind, value):
-    """The setting with one thing wrong, and the keys (or value) a message may name for it."""
+    """The setting with one thing wrong, and the names (keys or values) a message may use for it."""
+    if kind == "not_a_dict":  # the configuration itself: a bare type name, or the dict's items
+        return setting._replace(scaling=value), (type(value).__name__,)
     scaling = dict(setting.scaling)
     if kind == "type":
         scaling["rope_type"] = value
@@ -701,77 +732,114 @@ def _spoilt(setting, kind, value):
     elif kind == "missing":
         del scaling[value]
         names = (value,)
-    elif kind == "list":  # value: (key, length)
+    elif kind == "list":  # value: (key, length), length None for a bare number instead of a list
         key, length = value
-        scaling[key] = scaling[key][:1] * length
+        scaling[key] = 1.0 if length is None else scaling[key][:1] * length
         names = (key,)
-    else:  # "factor" or "original_max_position_embeddings": a value out of range
-        scaling[kind] = value
-        names = (kind,)
+    elif kind == "list_entry":  # value: (key, entry): a rescale factor of 0 divides a frequency by zero
+        key, entry = value
+        scaling[key] = [entry] + list(scaling[key][1:])
+        names = (key,)
+    else:  # "number": value (key, bad value)
+        key, bad = value
+        scaling[key] = -setting.original if bad == "negative" else bad
+        names = (key,)
     return setting._replace(scaling=scaling), names
 
 
-# Each type's explicit example: one kind of mistake each.
-CANNED_BAD = {
-    "linear": ("factor", 0.5),
-    "dynamic": ("missing", "factor"),
-    "yarn": ("original_max_position_embeddings", None),
-    "llama3": ("missing", "high_freq_factor"),
-    "longrope": ("list", ("long_factor", 1)),
-}
+# The explicit examples, one kind of mistake each, tried first: (type, kind, value).
+BAD_EXAMPLES = [
+    ("linear", "number", ("factor", 0.5)),
+    ("dynamic", "missing", "factor"),
+    ("yarn", "number", ("original_max_position_embeddings", None)),
+    ("llama3", "missing", "high_freq_factor"),
+    ("longrope", "list", ("long_factor", 1)),
+    ("linear", "number", ("factor", math.nan)),
+    ("dynamic", "number", ("factor", "4.0")),
+    ("llama3", "number", ("original_max_position_embeddings", 0)),
+    ("yarn", "number", ("attention_factor", 0.0)),
+    ("longrope", "list_entry", ("short_factor", 0.0)),
+    ("longrope", "list", ("long_factor", None)),
+    ("longrope", "number", ("attention_factor", 0.0)),
+    ("linear", "not_a_dict", "linear"),
+    ("yarn", "type", "ntk"),
+]
 
 
 @st.composite
 def mistakes(draw, setting):
-    """(kind, value): an unknown type, a factor below 1, a required key left out, an original length that is null
-    or not positive (for the types that use it), a LongRoPE factor list of the wrong length."""
+    """(kind, value): an unknown type, a required key left out, a bad number (BAD_NUMBERS, each where the type
+    reads the key), a LongRoPE factor list of the wrong length or not a list, or holding a zero, or no dict at
+    all."""
     rope_type, pairs = setting.rope_type, setting.head_dim // 2
-    kinds = ["type", "factor", "missing"] + (["original_max_position_embeddings"] if rope_type != "linear" else [])
-    kinds += ["list"] if rope_type == "longrope" else []
+    keys = ["factor"] + (["original_max_position_embeddings"] if rope_type != "linear" else [])
+    keys += ["attention_factor"] if rope_type in ("yarn", "longrope") else []
+    kinds = ["type", "missing", "number", "not_a_dict"] + (["list", "list_entry"] if rope_type == "longrope" else [])
     kind = draw(st.sampled_from(kinds))
+    lists = st.sampled_from(["short_factor", "long_factor"])
     value = {
         "type": st.sampled_from(UNKNOWN_TYPES),
-        "factor": st.sampled_from([0.5, 0.0, -2.0, 0.999]),
         "missing": st.sampled_from(REQUIRED[rope_type]),
-        "original_max_position_embeddings": st.sampled_from([None, 0, -setting.original]),
-        "list": st.tuples(st.sampled_from(["short_factor", "long_factor"]),
-                          st.sampled_from([1, pairs - 1, pairs + 1, 2 * pairs])),
+        "number": st.sampled_from(keys).flatmap(lambda key: st.tuples(st.just(key), st.sampled_from(BAD_NUMBERS[key]))),
+        "not_a_dict": st.sampled_from([rope_type, [("rope_type", rope_type)]]),
+        "list": st.tuples(lists, st.sampled_from([1, pairs - 1, pairs + 1, 2 * pairs, None])),
+        "list_entry": st.tuples(lists, st.just(0.0)),
     }[kind]
     return kind, draw(value)
 
 
-def _bad_setting(data, rope_type):
-    """A bad setting of ``rope_type`` and the names a message may use: the canned one, or one drawn."""
+def _bad_setting(rope, supports, choice, data):
+    """A bad setting and the names a message may use: BAD_EXAMPLES[choice] (``data`` None; where its type is not
+    provided, the first example of one that is), or one drawn for the type ``choice`` stands for."""
     if data is None:
-        return _spoilt(CANNED[rope_type], *CANNED_BAD[rope_type])
+        provided = [name for name in oracles.TYPES if name in _provided_types(rope, supports)]
+        rope_type, kind, value = BAD_EXAMPLES[choice]
+        if rope_type not in provided:
+            rope_type, kind, value = next(example for example in BAD_EXAMPLES if example[0] in provided)
+        return _spoilt(CANNED[rope_type], kind, value)
+    rope_type = _chosen(rope, supports, choice, oracles.TYPES)
     setting = data.draw(settings(rope_type, original_given=True, head_dims=sts.even_dims(4, 16)), label="setting")
     return _spoilt(setting, *data.draw(mistakes(setting), label="mistake"))
+
+
+def _provided_types(rope, supports):
+    _chosen(rope, supports, 0, oracles.TYPES)  # skips as not provided when no type is
+    return supported(supports, oracles.TYPES, lambda name: f"rope.scaling.{name}")
 
 
 def _built_and_called(rope, setting):
     """Build, then call once on two tokens, the last past the original length (a check made lazily, on the call
     that first needs the value, counts)."""
-    original = setting.scaling.get("original_max_position_embeddings", setting.max_seq_len)
-    last = min(2 * original, setting.max_seq_len - 1) if isinstance(original, int) and original > 0 else 8
+    scaling = setting.scaling if isinstance(setting.scaling, dict) else {}
+    original = scaling.get("original_max_position_embeddings", setting.max_seq_len)
+    valid = isinstance(original, int) and not isinstance(original, bool) and original > 0
+    last = min(2 * original, setting.max_seq_len - 1) if valid else 8
 
     def call():
         return setting.build(rope)(torch.zeros(1, 2, 1, setting.head_dim), torch.tensor([0, last]))
     return call
 
 
-@each_type(oracles.TYPES)
+def bad_examples(test):
+    """Each of BAD_EXAMPLES as an explicit example of ``test`` (``choice`` its index, ``data`` None)."""
+    for index in range(len(BAD_EXAMPLES)):
+        test = example(choice=index, data=None)(test)
+    return test
+
+
+@bad_examples
 @given(choice=st.integers(0, len(oracles.TYPES) - 1), data=st.data())
 def test_bad_configuration_named(rope, supports, choice, data):
-    """ROPE-SCALE-ERR-01 (should): a bad scaling configuration (an unknown rope_type, a factor below 1, a required key left out, a null or non-positive original_max_position_embeddings, a LongRoPE factor list of the wrong length) is rejected with a documented error naming the key."""
-    setting, names = _bad_setting(data, _chosen(rope, supports, choice, oracles.TYPES))
+    """ROPE-SCALE-ERR-01 (should): a bad scaling configuration (an unknown rope_type, a required key left out, a factor below 1 or not a number, a null or non-positive original_max_position_embeddings, an attention_factor of 0, a LongRoPE factor list of the wrong length, not a list or holding a zero, a configuration that is not a dict) is rejected with a documented error naming the key (or, for no dict, the type given)."""
+    setting, names = _bad_setting(rope, supports, choice, data)
     assert_raises_naming(_built_and_called(rope, setting), names, what=f"bad rope_scaling {setting.scaling}")
 
 
-@each_type(oracles.TYPES)
+@bad_examples
 @given(choice=st.integers(0, len(oracles.TYPES) - 1), data=st.data())
 def test_bad_configuration_refused(rope, supports, choice, data):
     """ROPE-SCALE-REFUSE-01 (must): every bad scaling configuration of the contract (those of ROPE-SCALE-ERR-01) is refused by some exception, when the module is built or at the latest on its first call, never turned into a silent result."""
-    setting, _ = _bad_setting(data, _chosen(rope, supports, choice, oracles.TYPES))
+    setting, _ = _bad_setting(rope, supports, choice, data)
     try:
         result = _built_and_called(rope, setting)()
     except Exception:
