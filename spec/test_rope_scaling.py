@@ -130,11 +130,16 @@ def _provided(rope, rope_type):
         pytest.skip(f"not provided: rope.scaling.{rope_type}")
 
 
-def _chosen(rope, supports, choice, among):
-    """The type a drawn ``choice`` (an index into ``among``) stands for among the ones the implementation provides."""
+def _provided_among(rope, supports, among):
+    """The types of ``among`` the implementation provides; skips the property as not provided where it has none."""
     if not _accepts(rope, "scaling"):
         pytest.skip(f"not provided: {', '.join(f'rope.scaling.{name}' for name in among)}")
-    provided = supported(supports, among, lambda name: f"rope.scaling.{name}")
+    return supported(supports, among, lambda name: f"rope.scaling.{name}")
+
+
+def _chosen(rope, supports, choice, among):
+    """The type a drawn ``choice`` (an index into ``among``) stands for among the ones the implementation provides."""
+    provided = _provided_among(rope, supports, among)
     return provided[choice % len(provided)]
 
 
@@ -792,7 +797,7 @@ def _bad_setting(rope, supports, choice, data):
     """A bad setting and the names a message may use: BAD_EXAMPLES[choice] (``data`` None; where its type is not
     provided, the first example of one that is), or one drawn for the type ``choice`` stands for."""
     if data is None:
-        provided = [name for name in oracles.TYPES if name in _provided_types(rope, supports)]
+        provided = _provided_among(rope, supports, oracles.TYPES)
         rope_type, kind, value = BAD_EXAMPLES[choice]
         if rope_type not in provided:
             rope_type, kind, value = next(example for example in BAD_EXAMPLES if example[0] in provided)
@@ -800,11 +805,6 @@ def _bad_setting(rope, supports, choice, data):
     rope_type = _chosen(rope, supports, choice, oracles.TYPES)
     setting = data.draw(settings(rope_type, original_given=True, head_dims=sts.even_dims(4, 16)), label="setting")
     return _spoilt(setting, *data.draw(mistakes(setting), label="mistake"))
-
-
-def _provided_types(rope, supports):
-    _chosen(rope, supports, 0, oracles.TYPES)  # skips as not provided when no type is
-    return supported(supports, oracles.TYPES, lambda name: f"rope.scaling.{name}")
 
 
 def _built_and_called(rope, setting):
