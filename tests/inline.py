@@ -196,6 +196,9 @@ def run_inline(args, monkeypatch, tmp_path, *, empty_bodies=False):
     saved = {name: module for name, module in sys.modules.items() if _is_spec_module(name)}
     for name in saved:
         del sys.modules[name]
+    # Hypothesis' pytest plugin loads a --hypothesis-profile for good: restored, or the next run in this process
+    # would import the spec under it (embedspec keeps a profile other than "default" as the user's choice).
+    profile = settings.get_current_profile_name()
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
@@ -207,6 +210,7 @@ def run_inline(args, monkeypatch, tmp_path, *, empty_bodies=False):
         for name in [n for n in sys.modules if _is_spec_module(n)]:
             del sys.modules[name]
         sys.modules.update(saved)
+        settings.load_profile(profile)
     return InlineRun(code, recorder, counter, time.perf_counter() - started)
 
 

@@ -75,3 +75,17 @@ def test_the_snippet_of_every_failure_fails_the_same_way(monkeypatch, tmp_path):
         expected = failure["message"].splitlines()[0]
         assert shown == expected, (f"{test}: the snippet raised\n  {shown}\nthe report shows\n  {expected}\n"
                                    f"{failure['snippet']}")
+
+
+def test_an_inline_run_leaves_the_hypothesis_profile_as_it_was(monkeypatch, tmp_path):
+    """Hypothesis' plugin keeps a --hypothesis-profile loaded after the session. Left so, an in-process run of the
+    catalogue (the power profile: no shrinking) made the next run import the spec under it: its SEQ-CALLS-01
+    report showed an unshrunk program that the snippet, run afresh, shrank to another."""
+    from hypothesis import settings
+
+    from tests.inline import POWER_PROFILE
+
+    before = settings.get_current_profile_name()
+    run_inline([str(ROOT / "spec" / "test_alibi.py"), "-k", "ALIBI-SLOPE-01", f"--hypothesis-profile={POWER_PROFILE}"],
+               monkeypatch, tmp_path)
+    assert settings.get_current_profile_name() == before
