@@ -51,9 +51,9 @@ class Setting(NamedTuple):
     def rope_type(self):
         return self.scaling.get("rope_type")
 
-    def build(self, rope):
+    def build(self, rope, **keywords):
         return build(rope, self.head_dim, base=self.base, max_seq_len=self.max_seq_len,
-                     scaling=copy.deepcopy(self.scaling))
+                     scaling=copy.deepcopy(self.scaling), **keywords)
 
     def expected(self, seq_len):
         return oracles.scaled(self.scaling, self.head_dim, self.base, self.max_seq_len, seq_len)
@@ -682,8 +682,7 @@ def _placed(setting, rope, target, how):
     if how == "built":
         if not _accepts(rope, "device"):
             return None
-        return build(rope, setting.head_dim, base=setting.base, max_seq_len=setting.max_seq_len,
-                     scaling=copy.deepcopy(setting.scaling), device=target)
+        return setting.build(rope, device=target)
     f = setting.build(rope)
     return f.to(target) if isinstance(f, torch.nn.Module) else f
 
